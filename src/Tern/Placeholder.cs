@@ -1,0 +1,1 @@
+namespace Tern; internal static class Placeholder { }
