@@ -156,40 +156,49 @@ public sealed class WebSocketServer : IAsyncDisposable
     public ValueTask BroadcastTextAsync(string text, IEnumerable<WebSocketConnection>? connections = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
-        int length = Encoding.UTF8.GetByteCount(text);
-        int headerLength = FrameHeader.GetLength(length, masked: false);
-        byte[] frame = ArrayPool<byte>.Shared.Rent(headerLength + length);
+        byte[] utf8 = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetByteCount(text));
         try
         {
-            FrameHeader.Write(frame, Opcode.Text, fin: true, length);
-            Encoding.UTF8.GetBytes(text, frame.AsSpan(headerLength));
-            Broadcast(frame.AsSpan(0, headerLength + length), connections);
+            int length = Encoding.UTF8.GetBytes(text, utf8);
+            BroadcastFrame(Opcode.Text, utf8.AsSpan(0, length), connections);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(frame);
+            ArrayPool<byte>.Shared.Return(utf8);
         }
 
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Sends a binary message to every open connection, or to <paramref name="connections"/>; see <see cref="BroadcastTextAsync"/>.</summary>
+    /// <summary>Sends a text message given as UTF-8 bytes (not checked: they must be valid) to every open connection, or to <paramref name="connections"/>; see <see cref="BroadcastTextAsync(string, IEnumerable{WebSocketConnection}?, CancellationToken)"/>.</summary>
+    public ValueTask BroadcastTextAsync(ReadOnlyMemory<byte> utf8Text, IEnumerable<WebSocketConnection>? connections = null, CancellationToken cancellationToken = default)
+    {
+        BroadcastFrame(Opcode.Text, utf8Text.Span, connections);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Sends a binary message to every open connection, or to <paramref name="connections"/>; see <see cref="BroadcastTextAsync(string, IEnumerable{WebSocketConnection}?, CancellationToken)"/>.</summary>
     public ValueTask BroadcastBinaryAsync(ReadOnlyMemory<byte> data, IEnumerable<WebSocketConnection>? connections = null, CancellationToken cancellationToken = default)
     {
-        int headerLength = FrameHeader.GetLength(data.Length, masked: false);
-        byte[] frame = ArrayPool<byte>.Shared.Rent(headerLength + data.Length);
+        BroadcastFrame(Opcode.Binary, data.Span, connections);
+        return ValueTask.CompletedTask;
+    }
+
+    private void BroadcastFrame(Opcode opcode, ReadOnlySpan<byte> payload, IEnumerable<WebSocketConnection>? connections)
+    {
+        // Server frames are unmasked, so one encoding serves every receiver.
+        int headerLength = FrameHeader.GetLength(payload.Length, masked: false);
+        byte[] frame = ArrayPool<byte>.Shared.Rent(headerLength + payload.Length);
         try
         {
-            FrameHeader.Write(frame, Opcode.Binary, fin: true, data.Length);
-            data.Span.CopyTo(frame.AsSpan(headerLength));
-            Broadcast(frame.AsSpan(0, headerLength + data.Length), connections);
+            FrameHeader.Write(frame, opcode, fin: true, payload.Length);
+            payload.CopyTo(frame.AsSpan(headerLength));
+            Broadcast(frame.AsSpan(0, headerLength + payload.Length), connections);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(frame);
         }
-
-        return ValueTask.CompletedTask;
     }
 
     private void Broadcast(ReadOnlySpan<byte> frame, IEnumerable<WebSocketConnection>? connections)

@@ -67,7 +67,7 @@ public sealed class WebSocketServerOptions
 
     /// <summary>
     /// Handles HTTP requests that are not WebSocket upgrades (for example, serving a page with
-    /// <see cref="Http.StaticFileResponder"/>). When null, such requests get 426 Upgrade Required.
+    /// <c>Tern.Http.StaticFileResponder</c>). When null, such requests get 426 Upgrade Required.
     /// </summary>
     public Func<Http.HttpRequestContext, CancellationToken, ValueTask>? HttpHandler { get; set; }
 
