@@ -43,6 +43,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private WebSocketMessage _received;
     private int _readerActive;
     private long _lastPingTicks;
+    private long _lastPingLiveTicks;
     private Task _finishing = Task.CompletedTask;
     private ulong _maskState;
 
@@ -563,13 +564,30 @@ public sealed class WebSocketConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends a keepalive ping when the peer has been silent too long, and drops it when it stays silent.</summary>
-    internal void KeepAliveTick(long nowTicks, long intervalMs, long timeoutMs)
+    /// <summary>
+    /// Sends a keepalive ping when the peer has been silent for the interval, and drops the peer when that ping has
+    /// gone unanswered (no data at all) for the timeout.
+    /// </summary>
+    /// <param name="nowTicks">Now, on the <see cref="Environment.TickCount64"/> clock that stamps received data.</param>
+    /// <param name="liveNowTicks">Now, on a clock that stood still while this process was stalled (see the server's keepalive tick).</param>
+    /// <param name="intervalMs">Silence before a ping.</param>
+    /// <param name="timeoutMs">How long a ping may go unanswered.</param>
+    /// <remarks>
+    /// The timeout counts from the ping actually sent, and only while the process runs: when the process is starved,
+    /// the peer's answer may be waiting unread, so a stall never counts against the peer.
+    /// </remarks>
+    internal void KeepAliveTick(long nowTicks, long liveNowTicks, long intervalMs, long timeoutMs)
     {
-        long silentSince = _io.LastReceiveTicks;
-        if (nowTicks - silentSince >= intervalMs + timeoutMs)
+        if (State == WebSocketConnectionState.Closed)
         {
-            _logger.LogInformation("Connection {Id} from {Remote}: no sign of life for {Seconds:F0} s; dropping", Id, RemoteEndPoint, (nowTicks - silentSince) / 1000.0);
+            return;
+        }
+
+        long silentSince = _io.LastReceiveTicks;
+        bool pingOutstanding = _lastPingTicks > silentSince;
+        if (pingOutstanding && liveNowTicks - _lastPingLiveTicks >= timeoutMs)
+        {
+            _logger.LogInformation("Connection {Id} from {Remote}: no answer to a keepalive ping for {Seconds:F1} s; dropping", Id, RemoteEndPoint, (liveNowTicks - _lastPingLiveTicks) / 1000.0);
             lock (_sendLock)
             {
                 _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "Keepalive timeout: the peer stopped responding.");
@@ -579,9 +597,10 @@ public sealed class WebSocketConnection : IAsyncDisposable
             return;
         }
 
-        if (nowTicks - silentSince >= intervalMs && _lastPingTicks <= silentSince)
+        if (!pingOutstanding && nowTicks - silentSince >= intervalMs)
         {
             _lastPingTicks = nowTicks;
+            _lastPingLiveTicks = liveNowTicks;
             WriteFrame(Opcode.Ping, ReadOnlySpan<byte>.Empty, throwIfClosed: false);
         }
     }

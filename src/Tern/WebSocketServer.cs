@@ -40,8 +40,12 @@ public sealed class WebSocketServer : IAsyncDisposable
     private readonly ConcurrentDictionary<DuplexConnection, bool> _handshaking = new();
     private readonly List<Socket> _listeners = new();
     private readonly List<IPEndPoint> _localEndPoints = new();
+    private readonly object _keepAliveLock = new();
     private Func<WebSocketConnection, CancellationToken, Task>? _fallback;
     private Timer? _keepAlive;
+    private long _keepAlivePeriodMs;
+    private long _lastKeepAliveTicks;
+    private long _stalledMs;
     private int _started;
     private Task? _stopping;
 
@@ -142,6 +146,8 @@ public sealed class WebSocketServer : IAsyncDisposable
         if (_options.KeepAliveInterval > TimeSpan.Zero)
         {
             TimeSpan period = TimeSpan.FromMilliseconds(Math.Clamp(Math.Min(_options.KeepAliveInterval.TotalMilliseconds, _options.KeepAliveTimeout.TotalMilliseconds) / 4, 50, 1000));
+            _keepAlivePeriodMs = (long)period.TotalMilliseconds;
+            _lastKeepAliveTicks = Environment.TickCount64;
             _keepAlive = new Timer(_ => KeepAliveTick(), null, period, period);
         }
 
@@ -593,12 +599,35 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     private void KeepAliveTick()
     {
-        long now = Environment.TickCount64;
-        long interval = (long)_options.KeepAliveInterval.TotalMilliseconds;
-        long timeout = (long)_options.KeepAliveTimeout.TotalMilliseconds;
-        foreach (WebSocketConnection connection in _connections.Values)
+        // Ticks never overlap: a late one that finds another still running has nothing to add.
+        if (!Monitor.TryEnter(_keepAliveLock))
         {
-            connection.KeepAliveTick(now, interval, timeout);
+            return;
+        }
+
+        try
+        {
+            long now = Environment.TickCount64;
+            long late = now - _lastKeepAliveTicks - _keepAlivePeriodMs;
+            if (late > _keepAlivePeriodMs)
+            {
+                // The timer fired late: the process was stalled (starved of CPU, paused by a debugger or the GC), and
+                // pongs may be sitting unread in the sockets. Keepalive timeouts run on a clock that skips the stall,
+                // so peers are not dropped for our own delay (the false "keepalive ping timeout" of a blocked loop).
+                _stalledMs += late;
+            }
+
+            _lastKeepAliveTicks = now;
+            long interval = (long)_options.KeepAliveInterval.TotalMilliseconds;
+            long timeout = (long)_options.KeepAliveTimeout.TotalMilliseconds;
+            foreach (WebSocketConnection connection in _connections.Values)
+            {
+                connection.KeepAliveTick(now, now - _stalledMs, interval, timeout);
+            }
+        }
+        finally
+        {
+            Monitor.Exit(_keepAliveLock);
         }
     }
 
