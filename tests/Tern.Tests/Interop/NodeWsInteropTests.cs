@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Tern.Tests.TestSupport;
+using Xunit.Abstractions;
+
+namespace Tern.Tests.Interop;
+
+/// <summary>
+/// Interop with the Node <c>ws</c> library (pinned in tests/interop/node/package-lock.json), an independent client:
+/// each test starts a Tern server, runs one case of tests/interop/node/client.js against it, and checks both sides.
+/// </summary>
+public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper output) : IClassFixture<NodeWsEnvironment>
+{
+    private const int SixteenMiB = 16 * 1024 * 1024;
+    private static readonly TimeSpan CaseTimeout = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData("text", 0)]
+    [InlineData("text", 125)]
+    [InlineData("text", 126)]
+    [InlineData("text", 65535)]
+    [InlineData("text", 65536)]
+    [InlineData("text", SixteenMiB)]
+    [InlineData("binary", 0)]
+    [InlineData("binary", 125)]
+    [InlineData("binary", 126)]
+    [InlineData("binary", 65535)]
+    [InlineData("binary", 65536)]
+    [InlineData("binary", SixteenMiB)]
+    public async Task Messages_of_every_length_form_echo(string kind, int length)
+    {
+        await using EchoServer server = await EchoServer.StartAsync();
+        await RunCaseAsync(server, $"{kind}-{length}");
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Fact]
+    public async Task Text_with_every_utf8_width_echoes()
+    {
+        await using EchoServer server = await EchoServer.StartAsync();
+        await RunCaseAsync(server, "text-utf8");
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Fact]
+    public async Task Fragmented_text_is_reassembled_across_a_split_code_point()
+    {
+        await using EchoServer server = await EchoServer.StartAsync();
+        await RunCaseAsync(server, "fragmented-text");
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Fact]
+    public async Task Ping_in_the_middle_of_a_fragmented_message_is_answered_and_the_message_survives()
+    {
+        await using EchoServer server = await EchoServer.StartAsync();
+        await RunCaseAsync(server, "fragmented-binary-with-ping");
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Fact]
+    public async Task Pings_get_pongs_with_the_same_payload()
+    {
+        await using EchoServer server = await EchoServer.StartAsync();
+        await RunCaseAsync(server, "ping");
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Fact]
+    public async Task Client_close_code_and_reason_reach_the_server_and_the_code_is_echoed()
+    {
+        await using EchoServer server = await EchoServer.StartAsync();
+        await RunCaseAsync(server, "client-close");
+        await server.AssertClosedCleanlyAsync((WebSocketCloseCode)4000, "node says bye ✓");
+    }
+
+    [Fact]
+    public async Task Server_close_code_and_reason_reach_the_client_and_its_answer_completes_the_handshake()
+    {
+        await using EchoServer server = await EchoServer.StartAsync();
+        ChildProcessResult result = await RunCaseAsync(server, "server-close");
+        Assert.Contains("\"code\":4001", result.StandardOutput);
+        // Tern's CloseInfo records the peer's answer: ws echoes the code and reason it received.
+        await server.AssertClosedCleanlyAsync((WebSocketCloseCode)4001, "server says bye");
+    }
+
+    [Fact]
+    public async Task Keepalive_pings_are_answered_by_ws_while_idle()
+    {
+        await using EchoServer server = await EchoServer.StartAsync(o =>
+        {
+            o.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
+            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(500);
+        });
+        await RunCaseAsync(server, "keepalive");
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Fact]
+    public async Task Pipelined_messages_echo_in_order()
+    {
+        await using EchoServer server = await EchoServer.StartAsync();
+        await RunCaseAsync(server, "pipelined");
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Fact]
+    public async Task Subprotocol_is_negotiated_and_permessage_deflate_is_declined()
+    {
+        await using EchoServer server = await EchoServer.StartAsync(o => o.Subprotocols.Add("chat.v1"));
+        await RunCaseAsync(server, "subprotocol");
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    private async Task<ChildProcessResult> RunCaseAsync(EchoServer server, string caseName)
+    {
+        node.EnsureReady();
+        output.WriteLine($"node {node.NodeVersion}, ws {node.WsVersion}, case {caseName}");
+        ChildProcessResult result = await ChildProcess.RunAsync("node", ["client.js", caseName, server.Uri.ToString()], node.Directory, CaseTimeout,
+            new Dictionary<string, string> { ["TERN_CASE_TIMEOUT_MS"] = ((int)(CaseTimeout.TotalMilliseconds * 0.9)).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        output.WriteLine(result.ToString());
+        JsonElement? verdict = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => JsonDocument.Parse(line).RootElement)
+            .Where(e => e.GetProperty("event").GetString() == "result")
+            .Select(e => (JsonElement?)e)
+            .LastOrDefault();
+        Assert.True(verdict is not null, $"the node client reported no result:\n{result}");
+        Assert.True(verdict.Value.GetProperty("ok").GetBoolean(), $"case {caseName} failed on the ws side: {verdict.Value.GetProperty("detail")}\n{result}\n--- server log ---\n{server.Log}");
+        Assert.Equal(0, result.ExitCode);
+        return result;
+    }
+
+    /// <summary>
+    /// An echo server that records how each connection closed. A text message "close me" makes it close with
+    /// 4001 "server says bye".
+    /// </summary>
+    private sealed class EchoServer : IAsyncDisposable
+    {
+        private readonly TestServer _server;
+        private readonly ConcurrentQueue<WebSocketCloseInfo?> _closes;
+
+        private EchoServer(TestServer server, ConcurrentQueue<WebSocketCloseInfo?> closes, RecordingLoggerFactory log)
+        {
+            _server = server;
+            _closes = closes;
+            Log = log;
+        }
+
+        public RecordingLoggerFactory Log { get; }
+
+        public Uri Uri => _server.Uri("/interop");
+
+        public static async Task<EchoServer> StartAsync(Action<WebSocketServerOptions>? configure = null)
+        {
+            var closes = new ConcurrentQueue<WebSocketCloseInfo?>();
+            var log = new RecordingLoggerFactory();
+            TestServer server = await TestServer.StartAsync(s => s.Map("/interop", async (connection, ct) =>
+            {
+                bool closeRequested = false;
+                await foreach (WebSocketMessage message in connection.ReadMessagesAsync(ct))
+                {
+                    if (message.IsText && message.Data.Length == 8 && message.GetText() == "close me")
+                    {
+                        closeRequested = true;
+                        break;
+                    }
+
+                    await connection.SendAsync(message, ct);
+                }
+
+                if (closeRequested)
+                {
+                    await connection.CloseAsync((WebSocketCloseCode)4001, "server says bye", ct);
+                }
+
+                closes.Enqueue(connection.CloseInfo);
+            }), options =>
+            {
+                options.MaxMessageSize = SixteenMiB;
+                options.LoggerFactory = log;
+                configure?.Invoke(options);
+            });
+            return new EchoServer(server, closes, log);
+        }
+
+        /// <summary>Asserts that one connection was served and ended with the close frame given, and nothing was logged as an error.</summary>
+        public async Task AssertClosedCleanlyAsync(WebSocketCloseCode code, string reason)
+        {
+            await TestServer.WaitUntilAsync(() => !_closes.IsEmpty && _server.Server.ConnectionCount == 0, because: "the server to finish the connection");
+            WebSocketCloseInfo? info = Assert.Single(_closes);
+            Assert.NotNull(info);
+            Assert.Equal(code, info.Code);
+            Assert.Equal(reason, info.Reason);
+            Assert.DoesNotContain(Log.Entries, e => e.Level >= LogLevel.Warning);
+        }
+
+        public ValueTask DisposeAsync() => _server.DisposeAsync();
+    }
+}
