@@ -169,8 +169,11 @@ internal sealed class DuplexConnection
                     await _transport.SendAsync(segment, _aborted.Token).ConfigureAwait(false);
                 }
 
+                // Measure before AdvanceTo: that returns the segments to the pool, and a sequence over returned
+                // segments reports a meaningless length (the queue count then drifts up until sends wait forever).
+                long sent = buffer.Length;
                 reader.AdvanceTo(buffer.End);
-                Interlocked.Add(ref _queuedBytes, -buffer.Length);
+                Interlocked.Add(ref _queuedBytes, -sent);
                 SignalDrained(force: false);
                 if (result.IsCompleted || result.IsCanceled)
                 {
