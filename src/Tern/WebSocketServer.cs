@@ -382,6 +382,15 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
 
         _connections[connection.Id] = connection;
+        // The registry lists open connections: a connection leaves it as soon as it is closed, even when its handler
+        // is still running (one that ignores cancellation must not keep a dead connection counted or broadcast to).
+        using CancellationTokenRegistration leaveRegistry = connection.Aborted.UnsafeRegister(
+            static state =>
+            {
+                var (connections, id) = ((ConcurrentDictionary<long, WebSocketConnection>, long))state!;
+                connections.TryRemove(id, out _);
+            },
+            (_connections, connection.Id));
         if (_stopping is not null)
         {
             // Accepted while the server was stopping: the shutdown sweep may have missed it.
