@@ -68,6 +68,33 @@ public sealed class VanishingClientTests
     }
 
     [Fact]
+    public async Task A_reset_connection_leaves_the_registry_even_while_its_handler_ignores_cancellation()
+    {
+        var stuck = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using TestServer server = await TestServer.StartAsync(s => s.Map("/", async (connection, ct) =>
+        {
+            // Reads until the peer is gone, then hangs on something that ignores ct (an application bug).
+            await foreach (WebSocketMessage _ in connection.ReadMessagesAsync(ct))
+            {
+            }
+
+            await stuck.Task;
+        }), o => o.KeepAliveInterval = TimeSpan.Zero);
+        try
+        {
+            RawPeer peer = await RawPeer.ConnectWebSocketAsync(server.Port);
+            await TestServer.WaitUntilAsync(() => server.Server.ConnectionCount == 1);
+            peer.Reset();
+            await TestServer.WaitUntilAsync(() => server.Server.ConnectionCount == 0, seconds: 5, because: "the dead connection to leave the registry");
+            Assert.Empty(server.Server.Connections);
+        }
+        finally
+        {
+            stuck.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task Connection_count_returns_to_0_after_a_clean_tcp_close_without_a_close_frame()
     {
         var closes = new ConcurrentQueue<WebSocketCloseInfo?>();
@@ -77,6 +104,7 @@ public sealed class VanishingClientTests
         peer.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
         Assert.True(await peer.WaitForServerCloseAsync(TimeSpan.FromSeconds(5)), "the server should close its side too");
         await TestServer.WaitUntilAsync(() => server.Server.ConnectionCount == 0, seconds: 5);
+        await TestServer.WaitUntilAsync(() => !closes.IsEmpty, seconds: 5, because: "the handler to end");
         Assert.Equal(WebSocketCloseCode.AbnormalClosure, Assert.Single(closes)?.Code);
         await peer.DisposeAsync();
     }
@@ -103,6 +131,7 @@ public sealed class VanishingClientTests
         Assert.True(await silent.WaitForServerCloseAsync(TimeSpan.FromSeconds(5)), "the server never dropped the silent peer");
         Assert.True(sinceOpen.ElapsedMilliseconds >= 500, $"dropped after {sinceOpen.ElapsedMilliseconds} ms, before interval + timeout (500 ms)");
         await TestServer.WaitUntilAsync(() => server.Server.ConnectionCount == 0, seconds: 5);
+        await TestServer.WaitUntilAsync(() => !closes.IsEmpty, seconds: 5, because: "the handler to end");
         WebSocketCloseInfo? info = Assert.Single(closes);
         Assert.Equal(WebSocketCloseCode.AbnormalClosure, info?.Code);
         Assert.Contains("Keepalive", info?.Reason);
