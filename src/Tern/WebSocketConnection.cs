@@ -37,6 +37,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private readonly long _maxSendQueue;
     private readonly TimeSpan _closeTimeout;
     private readonly object _sendLock = new();
+    private readonly SemaphoreSlim _receiveLock = new(1, 1);
     private readonly TaskCompletionSource _peerCloseSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebSocketConnectionState _state = WebSocketConnectionState.Open;
     private WebSocketCloseInfo? _closeInfo;
@@ -222,6 +223,12 @@ public sealed class WebSocketConnection : IAsyncDisposable
     /// <param name="code">1000–1003, 1007–1011 or an application code 3000–4999.</param>
     /// <param name="reason">Optional reason, at most 123 UTF-8 bytes.</param>
     /// <param name="cancellationToken">Stops waiting for the peer; the connection is then dropped.</param>
+    /// <remarks>
+    /// May be called from any thread, including from the body of a <see cref="ReadMessagesAsync"/> loop or a
+    /// <see cref="WebSocketHandler.OnMessage"/> callback: it then reads the peer's close itself. Data the peer still
+    /// sends after the close frame is discarded, and may overwrite the data of the message being handled, so use that
+    /// message before closing.
+    /// </remarks>
     public async Task CloseAsync(WebSocketCloseCode code = WebSocketCloseCode.NormalClosure, string? reason = null, CancellationToken cancellationToken = default)
     {
         if (!CloseFrame.IsValidOnWire((int)code))
@@ -252,32 +259,17 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_closeTimeout);
-        if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0)
+        try
         {
-            try
+            // A reader in the middle of a receive sees the peer's close and lets go of the receive lock. When nobody
+            // is receiving (no reader, or a ReadMessagesAsync loop paused in its body, perhaps the caller of this
+            // very method), this call reads until the peer's close, answering pings and dropping data.
+            while (await ReceiveAsync(deliverMessages: false, timeout.Token).ConfigureAwait(false))
             {
-                // Nobody is reading, so this call reads until the peer's close arrives, answering pings, dropping data.
-                while (await ReceiveAsync(deliverMessages: false, timeout.Token).ConfigureAwait(false))
-                {
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            finally
-            {
-                Volatile.Write(ref _readerActive, 0);
             }
         }
-        else
+        catch (OperationCanceledException)
         {
-            try
-            {
-                await _peerCloseSeen.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
         }
 
         if (!_peerCloseSeen.Task.IsCompleted)
@@ -311,13 +303,36 @@ public sealed class WebSocketConnection : IAsyncDisposable
         await Completion.ConfigureAwait(false);
         if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0)
         {
-            _decoder.Dispose();
-            await _io.Input.CompleteAsync().ConfigureAwait(false);
+            // A CloseAsync may still be receiving; the abort has made its read return.
+            await _receiveLock.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                _decoder.Dispose();
+                await _io.Input.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _receiveLock.Release();
+            }
         }
     }
 
     /// <summary>Reads until one data message is ready (true), or the connection is done (false).</summary>
+    /// <remarks>One receive at a time: the enumeration and a closing handshake may both want to read.</remarks>
     private async ValueTask<bool> ReceiveAsync(bool deliverMessages, CancellationToken cancellationToken)
+    {
+        await _receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await ReceiveLockedAsync(deliverMessages, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _receiveLock.Release();
+        }
+    }
+
+    private async ValueTask<bool> ReceiveLockedAsync(bool deliverMessages, CancellationToken cancellationToken)
     {
         PipeReader input = _io.Input;
         while (!_decoder.IsFinished)
