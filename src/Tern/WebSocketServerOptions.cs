@@ -44,8 +44,9 @@ public sealed class WebSocketServerOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Most bytes queued for sending on one connection. A send that would go past it waits until the queue drains;
-    /// a broadcast never waits: a connection over the limit is closed with 1008 instead. Default 16 MiB.
+    /// Most bytes queued for sending on one connection. A send that goes past it waits until the queue drains below it;
+    /// a broadcast never waits: a connection over the limit is dropped instead (its TCP connection is closed at once,
+    /// since a close frame would wait behind the very backlog that did not drain). Default 16 MiB.
     /// </summary>
     public long MaxSendQueueSize { get; set; } = 16 * 1024 * 1024;
 
