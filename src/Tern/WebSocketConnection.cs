@@ -503,7 +503,8 @@ public sealed class WebSocketConnection : IAsyncDisposable
         ReadOnlySpan<byte> remaining = payload;
         while (!remaining.IsEmpty)
         {
-            Span<byte> target = output.GetSpan();
+            // Large hints mean fewer, larger pipe segments and so fewer socket sends for big messages.
+            Span<byte> target = output.GetSpan(Math.Min(remaining.Length, 64 * 1024));
             int chunk = Math.Min(target.Length, remaining.Length);
             if (_maskOutgoing)
             {
