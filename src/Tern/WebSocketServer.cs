@@ -522,7 +522,18 @@ public sealed class WebSocketServer : IAsyncDisposable
             return default;
         }
 
-        Handshake.WriteAccept(io.Output, request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
+        try
+        {
+            Handshake.WriteAccept(io.Output, request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
+        }
+        catch (ArgumentException e)
+        {
+            // A hook added a header a 101 cannot carry; WriteAccept wrote nothing.
+            _logger.LogError(e, "Handshake from {Remote}: invalid response headers from the OnHandshake hook", remote);
+            await RefuseAsync(io, new HandshakeRefusal(500, "The server produced an invalid handshake response."), request).ConfigureAwait(false);
+            return default;
+        }
+
         io.CommitOutput();
         var connection = new WebSocketConnection(io, request, context.Subprotocol, isClient: false,
             _options.MaxMessageSize, _options.MaxSendQueueSize, _options.CloseTimeout, _logger);
