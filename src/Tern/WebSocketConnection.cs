@@ -316,6 +316,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     }
 
     /// <summary>Reads until one data message is ready (true), or the connection is done (false).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(bool deliverMessages, CancellationToken cancellationToken)
     {
         PipeReader input = _io.Input;

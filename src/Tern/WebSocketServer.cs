@@ -390,6 +390,11 @@ public sealed class WebSocketServer : IAsyncDisposable
         catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
         {
         }
+        catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
+        {
+            // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
+            _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
+        }
         catch (Exception e)
         {
             _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
