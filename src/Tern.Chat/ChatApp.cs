@@ -173,9 +173,9 @@ public sealed class ChatApp : IAsyncDisposable
     private static async Task RunConnectionAsync(ChatHub hub, WebSocketConnection connection, CancellationToken cancellationToken)
     {
         var client = new WebSocketChatClient(connection);
-        await hub.ConnectAsync(client, cancellationToken).ConfigureAwait(false);
         try
         {
+            await hub.ConnectAsync(client, cancellationToken).ConfigureAwait(false);
             await foreach (WebSocketMessage message in connection.ReadMessagesAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (message.IsText)

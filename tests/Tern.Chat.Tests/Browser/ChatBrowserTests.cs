@@ -65,6 +65,40 @@ public sealed class ChatBrowserTests(BrowserFixture browser) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Rooms_are_listed_with_member_counts_and_switching_rooms_moves_presence()
+    {
+        ChatPage alice = await OpenAsync();
+        ChatPage bob = await OpenAsync();
+        await alice.JoinAsync("alice");
+        await bob.JoinAsync("bob");
+
+        await bob.Page.FillAsync("#new-room", "Random");
+        await bob.Page.PressAsync("#new-room", "Enter");
+        await bob.WaitUntilInRoomAsync("random");
+        await bob.SayAsync("only in random");
+
+        await Expect(alice.People).ToHaveTextAsync(["alice"]);
+        await Expect(bob.People).ToHaveTextAsync(["bob"]);
+        await Expect(alice.Page.Locator("#messages .notice").Last).ToContainTextAsync("bob left");
+        await Expect(alice.Page.Locator("#room-list .room-button")).ToHaveTextAsync(["#general1", "#random1"]);
+        await Expect(bob.Messages).ToHaveTextAsync(["only in random"]);
+        await Expect(alice.Messages).ToHaveCountAsync(0);
+
+        // A newcomer sees the rooms and their counts on the join form, and can pick one.
+        ChatPage carol = await OpenAsync();
+        await Expect(carol.Page.Locator("#lobby-rooms .chip")).ToHaveTextAsync(["#general1", "#random1"]);
+        await carol.Page.Locator("#lobby-rooms .chip", new() { HasText = "random" }).ClickAsync();
+        await Expect(carol.Page.Locator("#room")).ToHaveValueAsync("random");
+        await carol.Page.FillAsync("#nick", "carol");
+        await carol.Page.ClickAsync("#join-button");
+        await carol.WaitUntilInRoomAsync("random");
+        await Expect(carol.Messages).ToHaveTextAsync(["only in random"]);
+        await Expect(bob.People).ToHaveTextAsync(["bob", "carol"]);
+        await Expect(alice.Page.Locator("#room-list .room-button")).ToHaveTextAsync(["#random2", "#general1"]);
+        AssertNoErrors(alice, bob, carol);
+    }
+
+    [Fact]
     public async Task A_reload_shows_the_history_and_keeps_the_place_in_the_room()
     {
         ChatPage alice = await OpenAsync();
