@@ -209,6 +209,7 @@ public sealed class ChatBrowserTests(BrowserFixture browser) : IAsyncLifetime
         await impostor.Page.ClickAsync("#join-button");
         await Expect(impostor.Page.Locator("#join-error")).ToHaveTextAsync("The nickname 'alice' is already taken in room 'general'; choose another.");
         await Expect(impostor.Page.Locator("#app")).ToHaveAttributeAsync("data-view", "lobby");
+        await impostor.ScreenshotAsync(Path.Combine(browser.ScreenshotDirectory, "lobby-nick-taken.png"));
 
         await impostor.Page.FillAsync("#nick", "not valid!");
         await impostor.Page.ClickAsync("#join-button");
