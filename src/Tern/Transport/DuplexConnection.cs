@@ -179,8 +179,10 @@ internal sealed class DuplexConnection
                     await _transport.SendAsync(segment, _aborted.Token).ConfigureAwait(false);
                 }
 
+                // Measure before AdvanceTo: it recycles the segments a multi-segment length is computed from.
+                long sent = buffer.Length;
                 reader.AdvanceTo(buffer.End);
-                Interlocked.Add(ref _queuedBytes, -buffer.Length);
+                Interlocked.Add(ref _queuedBytes, -sent);
                 SignalDrained(force: false);
                 if (result.IsCompleted || result.IsCanceled)
                 {
