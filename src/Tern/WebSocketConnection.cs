@@ -316,6 +316,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     }
 
     /// <summary>Reads until one data message is ready (true), or the connection is done (false).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(bool deliverMessages, CancellationToken cancellationToken)
     {
         PipeReader input = _io.Input;
@@ -503,7 +504,8 @@ public sealed class WebSocketConnection : IAsyncDisposable
         ReadOnlySpan<byte> remaining = payload;
         while (!remaining.IsEmpty)
         {
-            Span<byte> target = output.GetSpan();
+            // Large hints mean fewer, larger pipe segments and so fewer socket sends for big messages.
+            Span<byte> target = output.GetSpan(Math.Min(remaining.Length, 64 * 1024));
             int chunk = Math.Min(target.Length, remaining.Length);
             if (_maskOutgoing)
             {

@@ -102,7 +102,7 @@ public static class Handshake
             return HttpVersionTooOld;
         }
 
-        if (headers.GetValues("Host").Count != 1)
+        if (headers.CountValues("Host", out _) != 1)
         {
             return HostMissing;
         }
@@ -117,14 +117,12 @@ public static class Handshake
             return ConnectionMissing;
         }
 
-        var versions = headers.GetValues("Sec-WebSocket-Version");
-        if (versions.Count != 1 || versions[0] != SupportedVersion)
+        if (headers.CountValues("Sec-WebSocket-Version", out string? version) != 1 || version != SupportedVersion)
         {
             return UnsupportedWebSocketVersion;
         }
 
-        var keys = headers.GetValues("Sec-WebSocket-Key");
-        if (keys.Count != 1 || !IsValidKey(keys[0]))
+        if (headers.CountValues("Sec-WebSocket-Key", out string? key) != 1 || !IsValidKey(key!))
         {
             return InvalidKey;
         }
