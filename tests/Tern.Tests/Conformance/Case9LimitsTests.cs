@@ -87,6 +87,35 @@ public class Case9LimitsTests(ConformanceServer server) : ConformanceCases<Confo
         await client.CloseNormallyAsync();
     }
 
+    /// <summary>
+    /// Not Autobahn cases (its fuzzing client never exceeds a limit): one byte over the server's limit fails the
+    /// connection with 1009 as soon as the frame header that crosses it arrives, before any of that payload is sent.
+    /// </summary>
+    [Theory]
+    [InlineData("9.x-tern.1", false)]
+    [InlineData("9.x-tern.2", true)]
+    public async Task Case_9_x_tern_over_the_limit_fails_from_the_header(string caseId, bool fragmented)
+    {
+        _ = caseId;
+        await using RawClient client = await OpenAsync();
+        byte[] header;
+        if (fragmented)
+        {
+            // A first fragment exactly at the limit is fine; a continuation announcing one byte more is not.
+            await client.SendAsync(WireFrame.Encode(Op.Binary, new byte[ConformanceServer.MaxMessageSize], fin: false));
+            header = WireFrame.Encode(Op.Continuation, [0x2A]);
+        }
+        else
+        {
+            header = WireFrame.Encode(Op.Binary, new byte[ConformanceServer.MaxMessageSize + 1]);
+        }
+
+        // Only the header (and mask key) goes out: the server must not wait for the payload to refuse it.
+        int headerLength = fragmented ? 2 + 4 : 2 + 8 + 4;
+        await client.SendAsync(header.AsMemory(0, headerLength));
+        await client.ExpectFailureAsync(1009);
+    }
+
     private static byte[] Payload(int opcode, int size)
     {
         // Text: ASCII with a sprinkle of multi-byte characters, cut on a character boundary; binary: random bytes.

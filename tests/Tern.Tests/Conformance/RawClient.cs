@@ -444,7 +444,8 @@ internal sealed class RawClient : IAsyncDisposable
             if (frame is null)
             {
                 Assert.True(_messageOpcode < 0, $"The TCP connection closed ({_tcpClosedHow}) in the middle of a fragmented message.");
-                return new ServerEvent(ServerEventKind.TcpClosed, -1, [], TcpClosedHow: _tcpClosedHow);
+                string how = SendError is null ? _tcpClosedHow : $"{_tcpClosedHow}; a send had failed with {SendError}";
+                return new ServerEvent(ServerEventKind.TcpClosed, -1, [], TcpClosedHow: how);
             }
 
             (bool finalFragment, int op, byte[] data) = frame.Value;

@@ -33,7 +33,7 @@ public class HandshakeServer : ConformanceServer
 /// valid requests however TCP splits them, and every malformed one refused with a complete HTTP response (status, a
 /// Content-Length body with a short reason, Connection: close) after which the server closes the connection.
 /// </summary>
-public class HandshakeTests(HandshakeServer server) : ConformanceCases<HandshakeServer>(server)
+public class CaseHHandshakeTests(HandshakeServer server) : ConformanceCases<HandshakeServer>(server)
 {
     [Fact]
     public async Task Case_H_1_1_valid_request_is_accepted()
@@ -261,7 +261,7 @@ public class ShortHandshakeTimeoutServer : ConformanceServer
 /// Slow and silent clients cannot hold a connection: whoever has not sent a complete request within the handshake
 /// timeout gets 408 and is disconnected, however busy it keeps the socket. The timeout ends with the handshake.
 /// </summary>
-public class HandshakeTimeoutTests(ShortHandshakeTimeoutServer server) : ConformanceCases<ShortHandshakeTimeoutServer>(server)
+public class CaseHHandshakeTimeoutTests(ShortHandshakeTimeoutServer server) : ConformanceCases<ShortHandshakeTimeoutServer>(server)
 {
     private static readonly TimeSpan Limit = ShortHandshakeTimeoutServer.HandshakeTimeout + TimeSpan.FromSeconds(3);
 
@@ -320,7 +320,7 @@ public class HandshakeTimeoutTests(ShortHandshakeTimeoutServer server) : Conform
     private static async Task ExpectTimedOutAsync(RawClient client, Stopwatch elapsed)
     {
         RawHttpResponse response = await client.ReadHttpResponseAsync(Limit);
-        HandshakeTests.AssertCompleteRefusal(response, 408);
+        CaseHHandshakeTests.AssertCompleteRefusal(response, 408);
         await client.ExpectTcpClosedAsync();
         Assert.True(elapsed.Elapsed >= ShortHandshakeTimeoutServer.HandshakeTimeout * 0.8,
             $"Dropped after {elapsed.Elapsed.TotalMilliseconds:F0} ms, before the {ShortHandshakeTimeoutServer.HandshakeTimeout.TotalMilliseconds} ms timeout.");
