@@ -1,1 +1,109 @@
-System.Console.WriteLine("echo");
+// Echo server for conformance runs (the Autobahn TestSuite's fuzzing client) and benchmarks:
+// every text and binary message is sent back unchanged, on every path; on /broadcast every message
+// goes to every /broadcast connection, sender included.
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Tern;
+
+int port = 9001;
+long maxMessage = 64L * 1024 * 1024;
+var address = IPAddress.Loopback;
+bool quiet = false;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--port" when i + 1 < args.Length:
+            port = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            break;
+        case "--max-message" when i + 1 < args.Length:
+            maxMessage = long.Parse(args[++i], CultureInfo.InvariantCulture);
+            break;
+        case "--host" when i + 1 < args.Length:
+            address = IPAddress.Parse(args[++i]);
+            break;
+        case "--quiet":
+            quiet = true;
+            break;
+        case "--help" or "-h":
+            Console.WriteLine("""
+                Tern.Echo: a WebSocket echo server.
+                  --port N           port to listen on (default 9001; 0 picks a free one)
+                  --host ADDRESS     address to listen on (default 127.0.0.1; :: for IPv4 and IPv6)
+                  --max-message N    largest message accepted, in bytes (default 67108864)
+                  --quiet            log warnings and errors only
+                """);
+            return 0;
+        default:
+            Console.Error.WriteLine($"Unknown option {args[i]}; see --help.");
+            return 2;
+    }
+}
+
+using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder
+    .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
+    .SetMinimumLevel(quiet ? LogLevel.Warning : LogLevel.Information));
+var options = new WebSocketServerOptions
+{
+    MaxMessageSize = maxMessage,
+    LoggerFactory = loggerFactory,
+};
+options.EndPoints.Add(new IPEndPoint(address, port));
+
+await using var server = new WebSocketServer(options);
+var broadcastGroup = new System.Collections.Concurrent.ConcurrentDictionary<long, WebSocketConnection>();
+server.Map("/broadcast", async (connection, cancellationToken) =>
+{
+    broadcastGroup[connection.Id] = connection;
+    try
+    {
+        await foreach (WebSocketMessage message in connection.ReadMessagesAsync(cancellationToken))
+        {
+            if (message.IsText)
+            {
+                await server.BroadcastTextAsync(message.Data, broadcastGroup.Values, cancellationToken);
+            }
+            else
+            {
+                await server.BroadcastBinaryAsync(message.Data, broadcastGroup.Values, cancellationToken);
+            }
+        }
+    }
+    finally
+    {
+        broadcastGroup.TryRemove(connection.Id, out _);
+    }
+});
+server.MapFallback(async (connection, cancellationToken) =>
+{
+    await foreach (WebSocketMessage message in connection.ReadMessagesAsync(cancellationToken))
+    {
+        await connection.SendAsync(message, cancellationToken);
+    }
+});
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stop.Cancel();
+});
+
+await server.StartAsync(stop.Token);
+Console.WriteLine($"Tern.Echo listening on ws://{server.LocalEndPoints[0]}/ (Ctrl+C to stop)");
+try
+{
+    await Task.Delay(Timeout.Infinite, stop.Token);
+}
+catch (OperationCanceledException)
+{
+}
+
+await server.StopAsync();
+return 0;

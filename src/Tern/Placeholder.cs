@@ -1,1 +1,0 @@
-namespace Tern; internal static class Placeholder { }

@@ -1,0 +1,387 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Tern.Protocol;
+
+/// <summary>What <see cref="WebSocketDecoder.Read"/> produced.</summary>
+public enum ProtocolEventType
+{
+    /// <summary>All input was consumed without completing anything: call again with more bytes.</summary>
+    NeedMoreData,
+    /// <summary>A complete data message (<see cref="ProtocolEvent.MessageKind"/>, <see cref="ProtocolEvent.Payload"/>).</summary>
+    Message,
+    /// <summary>A ping: answer it with a pong carrying the same payload.</summary>
+    Ping,
+    /// <summary>A pong (solicited or not).</summary>
+    Pong,
+    /// <summary>
+    /// The peer's close frame (<see cref="ProtocolEvent.CloseCode"/>, <see cref="ProtocolEvent.Reason"/>; 1005 when the
+    /// frame had no payload). Echo it, then close the connection. The decoder reads nothing after it.
+    /// </summary>
+    Close,
+    /// <summary>
+    /// The peer broke the protocol: send a close frame with <see cref="ProtocolEvent.CloseCode"/> and
+    /// <see cref="ProtocolEvent.Reason"/>, then close the connection. The decoder reads nothing after it.
+    /// </summary>
+    ProtocolError,
+}
+
+/// <summary>
+/// One result of <see cref="WebSocketDecoder.Read"/>. <see cref="Payload"/> borrows the decoder's buffer and is valid
+/// until the next call to <see cref="WebSocketDecoder.Read"/> or <see cref="WebSocketDecoder.Dispose"/>.
+/// </summary>
+public readonly struct ProtocolEvent
+{
+    internal ProtocolEvent(ProtocolEventType type, WebSocketMessageKind kind = default, ReadOnlyMemory<byte> payload = default,
+        WebSocketCloseCode closeCode = default, string reason = "")
+    {
+        Type = type;
+        MessageKind = kind;
+        Payload = payload;
+        CloseCode = closeCode;
+        Reason = reason;
+    }
+
+    /// <summary>What happened.</summary>
+    public ProtocolEventType Type { get; }
+
+    /// <summary>For <see cref="ProtocolEventType.Message"/>: text or binary.</summary>
+    public WebSocketMessageKind MessageKind { get; }
+
+    /// <summary>The message, ping or pong payload (unmasked).</summary>
+    public ReadOnlyMemory<byte> Payload { get; }
+
+    /// <summary>For a close or a protocol error: the close code.</summary>
+    public WebSocketCloseCode CloseCode { get; }
+
+    /// <summary>For a close: the peer's reason; for a protocol error: what was wrong, for the close frame and logs.</summary>
+    public string Reason { get; }
+}
+
+/// <summary>
+/// The receiving half of the WebSocket protocol, with no I/O: feed it bytes as they arrive, however they are split,
+/// and it returns frames reassembled into messages and control events, enforcing every RFC 6455 rule on the way:
+/// masking, reserved bits and opcodes, control frame limits, fragmentation order, UTF-8 validity of text (failing at the
+/// first invalid byte, before the rest of the message arrives), close codes, and the message size limit (checked from each
+/// frame header, before its payload is buffered).
+/// </summary>
+/// <remarks>
+/// Usage: call <see cref="Read"/> with the unconsumed input; it advances the input past what it used and returns one
+/// event, or <see cref="ProtocolEventType.NeedMoreData"/> once the input is used up. Repeat until then, and call it again
+/// when more bytes arrive. Not thread-safe: one reader at a time. Buffers come from <see cref="ArrayPool{T}.Shared"/> and
+/// are returned between messages, so an idle decoder holds no payload memory.
+/// </remarks>
+public sealed class WebSocketDecoder : IDisposable
+{
+    private const int MinimumMessageBuffer = 256;
+
+    private readonly bool _expectMasked;
+    private readonly long _maxMessageSize;
+    private readonly byte[] _control = new byte[FrameHeader.MaxControlPayload];
+
+    // The frame whose payload is being read.
+    private bool _inFrame;
+    private FrameHeader _frame;
+    private long _frameRemaining;
+    private int _maskOffset;
+    private int _controlLength;
+
+    // The data message being assembled across fragments.
+    private bool _inMessage;
+    private WebSocketMessageKind _messageKind;
+    private byte[]? _message;
+    private int _messageLength;
+    private Utf8Validator _utf8;
+    private bool _finished;
+
+    /// <summary>Creates a decoder.</summary>
+    /// <param name="expectMaskedFrames">True on a server (client frames must be masked), false on a client (server frames must not be).</param>
+    /// <param name="maxMessageSize">Largest message accepted, summed over its fragments; larger fails with 1009.</param>
+    public WebSocketDecoder(bool expectMaskedFrames, long maxMessageSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxMessageSize);
+        _expectMasked = expectMaskedFrames;
+        _maxMessageSize = Math.Min(maxMessageSize, Array.MaxLength);
+    }
+
+    /// <summary>True after a close or protocol error event: the decoder reads nothing more.</summary>
+    public bool IsFinished => _finished;
+
+    /// <summary>True while a fragmented message or a frame is partly received.</summary>
+    public bool IsMidMessage => _inMessage || _inFrame;
+
+    /// <summary>Decodes from <paramref name="input"/>, advancing it past the bytes used, until one event is complete or the input is used up.</summary>
+    public ProtocolEvent Read(ref ReadOnlySequence<byte> input)
+    {
+        if (_finished)
+        {
+            return default;
+        }
+
+        if (!_inMessage)
+        {
+            ReleaseMessageBuffer();
+        }
+
+        while (true)
+        {
+            if (!_inFrame)
+            {
+                if (!FrameHeader.TryRead(input, out _frame, out int headerLength, out bool lengthInvalid))
+                {
+                    if (!_inMessage)
+                    {
+                        ReleaseMessageBuffer();
+                    }
+
+                    return default;
+                }
+
+                input = input.Slice(headerLength);
+                if (lengthInvalid)
+                {
+                    return Fail(WebSocketCloseCode.ProtocolError, "The most significant bit of a 64-bit payload length must be 0.");
+                }
+
+                ProtocolEvent? refusal = StartFrame();
+                if (refusal is { } failed)
+                {
+                    return failed;
+                }
+            }
+
+            if (_frame.IsControl)
+            {
+                int take = (int)Math.Min(_frameRemaining, input.Length);
+                if (take > 0)
+                {
+                    Span<byte> target = _control.AsSpan(_controlLength, take);
+                    input.Slice(0, take).CopyTo(target);
+                    input = input.Slice(take);
+                    if (_frame.Masked)
+                    {
+                        _maskOffset = Masking.Apply(target, _frame.MaskKey, _maskOffset);
+                    }
+
+                    _controlLength += take;
+                    _frameRemaining -= take;
+                }
+
+                if (_frameRemaining > 0)
+                {
+                    return default;
+                }
+
+                _inFrame = false;
+                return CompleteControlFrame();
+            }
+
+            if (_frameRemaining > 0)
+            {
+                if (input.IsEmpty)
+                {
+                    return default;
+                }
+
+                int take = (int)Math.Min(_frameRemaining, input.Length);
+                EnsureMessageCapacity(_messageLength + take);
+                Span<byte> target = _message.AsSpan(_messageLength, take);
+                input.Slice(0, take).CopyTo(target);
+                input = input.Slice(take);
+                if (_frame.Masked)
+                {
+                    _maskOffset = Masking.Apply(target, _frame.MaskKey, _maskOffset);
+                }
+
+                _messageLength += take;
+                _frameRemaining -= take;
+                if (_messageKind == WebSocketMessageKind.Text && !_utf8.TryValidate(target))
+                {
+                    return Fail(WebSocketCloseCode.InvalidPayloadData, "A text message is not valid UTF-8.");
+                }
+
+                if (_frameRemaining > 0)
+                {
+                    return default;
+                }
+            }
+
+            _inFrame = false;
+            if (_frame.Fin)
+            {
+                if (_messageKind == WebSocketMessageKind.Text && !_utf8.IsComplete)
+                {
+                    return Fail(WebSocketCloseCode.InvalidPayloadData, "A text message ends in the middle of a UTF-8 sequence.");
+                }
+
+                _inMessage = false;
+                ReadOnlyMemory<byte> payload = _message is null ? ReadOnlyMemory<byte>.Empty : _message.AsMemory(0, _messageLength);
+                return new ProtocolEvent(ProtocolEventType.Message, _messageKind, payload);
+            }
+        }
+    }
+
+    /// <summary>Checks a new frame's header against the protocol rules and prepares to read its payload.</summary>
+    private ProtocolEvent? StartFrame()
+    {
+        FrameHeader frame = _frame;
+        if (frame.Rsv != 0)
+        {
+            return Fail(WebSocketCloseCode.ProtocolError, "Reserved bits are set but no extension was negotiated.");
+        }
+
+        if (frame.Masked != _expectMasked)
+        {
+            return Fail(WebSocketCloseCode.ProtocolError, _expectMasked ? "Frames from a client must be masked." : "Frames from a server must not be masked.");
+        }
+
+        switch (frame.Opcode)
+        {
+            case Opcode.Close or Opcode.Ping or Opcode.Pong:
+                if (!frame.Fin)
+                {
+                    return Fail(WebSocketCloseCode.ProtocolError, "Control frames must not be fragmented.");
+                }
+
+                if (frame.PayloadLength > FrameHeader.MaxControlPayload)
+                {
+                    return Fail(WebSocketCloseCode.ProtocolError, "Control frames must carry at most 125 bytes.");
+                }
+
+                _controlLength = 0;
+                break;
+            case Opcode.Text or Opcode.Binary:
+                if (_inMessage)
+                {
+                    return Fail(WebSocketCloseCode.ProtocolError, "A new message started before the previous fragmented message ended.");
+                }
+
+                _inMessage = true;
+                _messageKind = frame.Opcode == Opcode.Text ? WebSocketMessageKind.Text : WebSocketMessageKind.Binary;
+                _messageLength = 0;
+                _utf8.Reset();
+                break;
+            case Opcode.Continuation:
+                if (!_inMessage)
+                {
+                    return Fail(WebSocketCloseCode.ProtocolError, "A continuation frame arrived with no fragmented message in progress.");
+                }
+
+                break;
+            default:
+                return Fail(WebSocketCloseCode.ProtocolError, $"Opcode {(int)frame.Opcode} is reserved.");
+        }
+
+        if (!frame.IsControl && _messageLength + frame.PayloadLength > _maxMessageSize)
+        {
+            return Fail(WebSocketCloseCode.MessageTooBig, $"Messages are limited to {_maxMessageSize} bytes.");
+        }
+
+        if (!frame.IsControl && frame.Fin && _message is null && frame.Opcode != Opcode.Continuation)
+        {
+            // A single-frame message: its size is known now, so the buffer is rented once at the right size.
+            EnsureMessageCapacity((int)frame.PayloadLength);
+        }
+
+        _inFrame = true;
+        _frameRemaining = frame.PayloadLength;
+        _maskOffset = 0;
+        return null;
+    }
+
+    private ProtocolEvent CompleteControlFrame()
+    {
+        ReadOnlyMemory<byte> payload = _control.AsMemory(0, _controlLength);
+        switch (_frame.Opcode)
+        {
+            case Opcode.Ping:
+                return new ProtocolEvent(ProtocolEventType.Ping, payload: payload);
+            case Opcode.Pong:
+                return new ProtocolEvent(ProtocolEventType.Pong, payload: payload);
+            default:
+                return ReadClose(payload.Span);
+        }
+    }
+
+    private ProtocolEvent ReadClose(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length == 0)
+        {
+            _finished = true;
+            return new ProtocolEvent(ProtocolEventType.Close, closeCode: WebSocketCloseCode.NoStatusReceived);
+        }
+
+        if (payload.Length == 1)
+        {
+            return Fail(WebSocketCloseCode.ProtocolError, "A close frame's payload cannot be a single byte.");
+        }
+
+        int code = BinaryPrimitives.ReadUInt16BigEndian(payload);
+        if (!CloseFrame.IsValidOnWire(code))
+        {
+            return Fail(WebSocketCloseCode.ProtocolError, $"Close code {code} is not allowed on the wire.");
+        }
+
+        ReadOnlySpan<byte> reason = payload[2..];
+        var validator = default(Utf8Validator);
+        if (!validator.TryValidate(reason) || !validator.IsComplete)
+        {
+            return Fail(WebSocketCloseCode.InvalidPayloadData, "A close reason is not valid UTF-8.");
+        }
+
+        _finished = true;
+        return new ProtocolEvent(ProtocolEventType.Close, closeCode: (WebSocketCloseCode)code, reason: Encoding.UTF8.GetString(reason));
+    }
+
+    private ProtocolEvent Fail(WebSocketCloseCode code, string reason)
+    {
+        _finished = true;
+        ReleaseMessageBuffer();
+        return new ProtocolEvent(ProtocolEventType.ProtocolError, closeCode: code, reason: reason);
+    }
+
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_message))]
+    private void EnsureMessageCapacity(int needed)
+    {
+        if (_message is not null && _message.Length >= needed)
+        {
+            return;
+        }
+
+        int size = Math.Max(needed, MinimumMessageBuffer);
+        if (_message is not null)
+        {
+            // Grow geometrically so a message of many small fragments is copied O(log n) times, capped by the limit.
+            size = (int)Math.Min(Math.Max(size, (long)_message.Length * 2), Math.Max(needed, _maxMessageSize));
+        }
+
+        byte[] bigger = ArrayPool<byte>.Shared.Rent(size);
+        if (_message is not null)
+        {
+            _message.AsSpan(0, _messageLength).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_message);
+        }
+
+        _message = bigger;
+    }
+
+    private void ReleaseMessageBuffer()
+    {
+        if (_message is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_message);
+            _message = null;
+        }
+
+        _messageLength = 0;
+    }
+
+    /// <summary>Returns the pooled buffer. Payloads handed out earlier become invalid.</summary>
+    public void Dispose()
+    {
+        _inMessage = false;
+        ReleaseMessageBuffer();
+        _finished = true;
+    }
+}

@@ -1,0 +1,66 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tern.Transport;
+
+/// <summary>A byte stream under a connection: a plain socket, or (later) TLS over one.</summary>
+internal abstract class Transport : IDisposable
+{
+    public abstract IPEndPoint RemoteEndPoint { get; }
+
+    public abstract IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Receives into <paramref name="buffer"/>; 0 means the peer closed its side.</summary>
+    public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>Sends all of <paramref name="buffer"/>.</summary>
+    public abstract ValueTask SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>Tells the peer nothing more will be sent (TCP FIN), keeping the receive side open.</summary>
+    public abstract void ShutdownSend();
+
+    public abstract void Dispose();
+}
+
+internal sealed class SocketTransport : Transport
+{
+    private readonly Socket _socket;
+
+    public SocketTransport(Socket socket)
+    {
+        _socket = socket;
+        RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
+        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+    }
+
+    public override IPEndPoint RemoteEndPoint { get; }
+
+    public override IPEndPoint LocalEndPoint { get; }
+
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    public override async ValueTask SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        // A stream socket's SendAsync completes only when every byte is handed to the kernel.
+        await _socket.SendAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override void ShutdownSend()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+            // The peer is already gone; closing will follow.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public override void Dispose() => _socket.Dispose();
+}

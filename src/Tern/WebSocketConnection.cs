@@ -1,0 +1,590 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Tern.Protocol;
+using Tern.Transport;
+
+namespace Tern;
+
+/// <summary>
+/// One open WebSocket connection: read its messages, send yours, close it.
+/// </summary>
+/// <remarks>
+/// <para><b>Thread safety.</b> Every send (<see cref="SendTextAsync(string, CancellationToken)"/>,
+/// <see cref="SendBinaryAsync"/>, <see cref="SendAsync"/>, <see cref="PingAsync"/>, <see cref="CloseAsync"/>) may be
+/// called from any thread at any time, concurrently with each other and with reading: frames are never interleaved,
+/// and each message goes out whole, in the order the sends were made. Reading is single-consumer: one
+/// <see cref="ReadMessagesAsync"/> enumeration at a time (a second one throws <see cref="InvalidOperationException"/>).
+/// Properties may be read from any thread.</para>
+/// <para><b>Reading drives the connection.</b> Incoming pings are answered and the peer's close is handled while someone
+/// reads. Keep a <see cref="ReadMessagesAsync"/> loop running for the connection's lifetime (the callback style of
+/// <see cref="WebSocketHandler"/> does so for you).</para>
+/// <para><b>Sending.</b> A send returns once the frame is queued for the socket, not when the peer got it. When more than
+/// <see cref="WebSocketServerOptions.MaxSendQueueSize"/> bytes are queued, a send waits for the queue to drain.</para>
+/// </remarks>
+public sealed class WebSocketConnection : IAsyncDisposable
+{
+    private static long s_nextId;
+
+    private readonly DuplexConnection _io;
+    private readonly WebSocketDecoder _decoder;
+    private readonly ILogger _logger;
+    private readonly bool _maskOutgoing;
+    private readonly long _maxSendQueue;
+    private readonly TimeSpan _closeTimeout;
+    private readonly object _sendLock = new();
+    private readonly TaskCompletionSource _peerCloseSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private WebSocketConnectionState _state = WebSocketConnectionState.Open;
+    private WebSocketCloseInfo? _closeInfo;
+    private WebSocketMessage _received;
+    private int _readerActive;
+    private long _lastPingTicks;
+    private Task _finishing = Task.CompletedTask;
+    private ulong _maskState;
+
+    internal WebSocketConnection(DuplexConnection io, HttpRequestHead request, string? subprotocol, bool isClient,
+        long maxMessageSize, long maxSendQueue, TimeSpan closeTimeout, ILogger logger)
+    {
+        _io = io;
+        Request = request;
+        Subprotocol = subprotocol;
+        _maskOutgoing = isClient;
+        _decoder = new WebSocketDecoder(expectMaskedFrames: !isClient, maxMessageSize);
+        _maxSendQueue = maxSendQueue;
+        _closeTimeout = closeTimeout;
+        _logger = logger;
+        Id = Interlocked.Increment(ref s_nextId);
+        if (isClient)
+        {
+            // Masking keys need not be secret from the peer, only unpredictable to scripts on the path, so a
+            // cryptographically seeded xorshift per connection is enough and never blocks.
+            Span<byte> seed = stackalloc byte[8];
+            RandomNumberGenerator.Fill(seed);
+            _maskState = BitConverter.ToUInt64(seed) | 1;
+        }
+    }
+
+    /// <summary>A process-wide unique number for this connection, for logs and lookups.</summary>
+    public long Id { get; }
+
+    /// <summary>The peer's address.</summary>
+    public IPEndPoint RemoteEndPoint => _io.Transport.RemoteEndPoint;
+
+    /// <summary>This side's address.</summary>
+    public IPEndPoint LocalEndPoint => _io.Transport.LocalEndPoint;
+
+    /// <summary>The opening HTTP request: path, query, headers and cookies.</summary>
+    public HttpRequestHead Request { get; }
+
+    /// <summary>The request path (raw, without the query).</summary>
+    public string Path => Request.Path;
+
+    /// <summary>The raw query string, without '?'.</summary>
+    public string QueryString => Request.QueryString;
+
+    /// <summary>The decoded query parameters.</summary>
+    public IReadOnlyDictionary<string, string> Query => Request.Query;
+
+    /// <summary>The request headers.</summary>
+    public HttpHeaderCollection Headers => Request.Headers;
+
+    /// <summary>The negotiated subprotocol, or null.</summary>
+    public string? Subprotocol { get; }
+
+    /// <summary>Application data: what the handshake hook stored, and whatever the application adds. Not synchronized.</summary>
+    public IDictionary<string, object?> Items { get; } = new Dictionary<string, object?>();
+
+    /// <summary>Where the connection is in its closing handshake.</summary>
+    public WebSocketConnectionState State
+    {
+        get
+        {
+            lock (_sendLock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>
+    /// How the connection closed: the close frame the peer sent, the code Tern sent when the peer broke the protocol,
+    /// or 1006 when the connection dropped without a close frame. Null while open.
+    /// </summary>
+    public WebSocketCloseInfo? CloseInfo
+    {
+        get
+        {
+            lock (_sendLock)
+            {
+                return _closeInfo;
+            }
+        }
+    }
+
+    /// <summary>Canceled when the connection is dropped (closed, aborted, or the server stopped).</summary>
+    public CancellationToken Aborted => _io.Aborted;
+
+    /// <summary>Completes when the connection is fully closed and its resources released.</summary>
+    public Task Completion => _io.Completion;
+
+    /// <summary>Bytes queued for sending and not yet handed to the socket.</summary>
+    public long QueuedBytes => _io.QueuedBytes;
+
+    /// <summary>
+    /// Reads messages as they arrive, until the peer closes the connection (the enumeration then ends normally; see
+    /// <see cref="CloseInfo"/>). Pings are answered and the close handshake is completed along the way. A protocol
+    /// violation by the peer closes the connection with the right code and ends the enumeration.
+    /// </summary>
+    /// <remarks>Each message's data is valid until the next message is requested.</remarks>
+    /// <exception cref="InvalidOperationException">Another enumeration is already reading this connection.</exception>
+    public async IAsyncEnumerable<WebSocketMessage> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.CompareExchange(ref _readerActive, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("Only one reader at a time may read a WebSocket connection.");
+        }
+
+        try
+        {
+            while (await ReceiveAsync(deliverMessages: true, cancellationToken).ConfigureAwait(false))
+            {
+                yield return _received;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _readerActive, 0);
+        }
+    }
+
+    /// <summary>Sends a text message.</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask SendTextAsync(string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int byteCount = Encoding.UTF8.GetByteCount(text);
+        byte[] rented = ArrayPool<byte>.Shared.Rent(byteCount);
+        try
+        {
+            int written = Encoding.UTF8.GetBytes(text, rented);
+            WriteFrame(Opcode.Text, rented.AsSpan(0, written), throwIfClosed: true);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        return WaitForQueueAsync(cancellationToken);
+    }
+
+    /// <summary>Sends a text message given as UTF-8 bytes. The bytes are not checked: they must be valid UTF-8.</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask SendTextAsync(ReadOnlyMemory<byte> utf8Text, CancellationToken cancellationToken = default)
+    {
+        WriteFrame(Opcode.Text, utf8Text.Span, throwIfClosed: true);
+        return WaitForQueueAsync(cancellationToken);
+    }
+
+    /// <summary>Sends a binary message.</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask SendBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        WriteFrame(Opcode.Binary, data.Span, throwIfClosed: true);
+        return WaitForQueueAsync(cancellationToken);
+    }
+
+    /// <summary>Sends a message of the same kind and content as <paramref name="message"/> (an echo, or a relay).</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask SendAsync(WebSocketMessage message, CancellationToken cancellationToken = default)
+    {
+        WriteFrame(message.IsText ? Opcode.Text : Opcode.Binary, message.Data.Span, throwIfClosed: true);
+        return WaitForQueueAsync(cancellationToken);
+    }
+
+    /// <summary>Sends a ping (at most 125 bytes of payload). The pong is handled by the reader; any data from the peer proves it alive.</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask PingAsync(ReadOnlyMemory<byte> payload = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(payload.Length, FrameHeader.MaxControlPayload, nameof(payload));
+        WriteFrame(Opcode.Ping, payload.Span, throwIfClosed: true);
+        return WaitForQueueAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts the closing handshake: sends a close frame, waits (at most the close timeout) for the peer's close frame,
+    /// then closes the TCP connection. Returns when the connection is closed. Does nothing if it is already closing.
+    /// </summary>
+    /// <param name="code">1000–1003, 1007–1011 or an application code 3000–4999.</param>
+    /// <param name="reason">Optional reason, at most 123 UTF-8 bytes.</param>
+    /// <param name="cancellationToken">Stops waiting for the peer; the connection is then dropped.</param>
+    public async Task CloseAsync(WebSocketCloseCode code = WebSocketCloseCode.NormalClosure, string? reason = null, CancellationToken cancellationToken = default)
+    {
+        if (!CloseFrame.IsValidOnWire((int)code))
+        {
+            throw new ArgumentOutOfRangeException(nameof(code), code, "Close codes sent must be 1000–1003, 1007–1011 or 3000–4999.");
+        }
+
+        if (!CloseFrame.FitsReason(reason))
+        {
+            throw new ArgumentException("A close reason is limited to 123 UTF-8 bytes.", nameof(reason));
+        }
+
+        bool sent;
+        lock (_sendLock)
+        {
+            sent = _state == WebSocketConnectionState.Open;
+            if (sent)
+            {
+                WriteCloseLocked(code, reason);
+                _state = WebSocketConnectionState.CloseSent;
+            }
+        }
+
+        if (sent)
+        {
+            _logger.LogDebug("Connection {Id}: closing with {Code}", Id, (int)code);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_closeTimeout);
+        if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0)
+        {
+            try
+            {
+                // Nobody is reading, so this call reads until the peer's close arrives, answering pings, dropping data.
+                while (await ReceiveAsync(deliverMessages: false, timeout.Token).ConfigureAwait(false))
+                {
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                Volatile.Write(ref _readerActive, 0);
+            }
+        }
+        else
+        {
+            try
+            {
+                await _peerCloseSeen.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        if (!_peerCloseSeen.Task.IsCompleted)
+        {
+            _logger.LogDebug("Connection {Id}: no close frame from the peer in time; dropping", Id);
+            Abort();
+        }
+
+        await _finishing.ConfigureAwait(false);
+        await Completion.ConfigureAwait(false);
+    }
+
+    /// <summary>Drops the connection at once, without a closing handshake.</summary>
+    public void Abort()
+    {
+        lock (_sendLock)
+        {
+            _state = WebSocketConnectionState.Closed;
+            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was aborted.");
+        }
+
+        _peerCloseSeen.TrySetResult();
+        _io.Abort();
+    }
+
+    /// <summary>Drops the connection if it is still open and releases its buffers.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Abort();
+        await _finishing.ConfigureAwait(false);
+        await Completion.ConfigureAwait(false);
+        if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0)
+        {
+            _decoder.Dispose();
+            await _io.Input.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads until one data message is ready (true), or the connection is done (false).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveAsync(bool deliverMessages, CancellationToken cancellationToken)
+    {
+        PipeReader input = _io.Input;
+        while (!_decoder.IsFinished)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException)
+            {
+                // The input was completed by DisposeAsync.
+                OnEndOfStream();
+                return false;
+            }
+
+            if (result.IsCanceled)
+            {
+                OnEndOfStream();
+                return false;
+            }
+
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            ProtocolEvent received;
+            while (true)
+            {
+                received = _decoder.Read(ref buffer);
+                if (received.Type == ProtocolEventType.Ping)
+                {
+                    WriteFrame(Opcode.Pong, received.Payload.Span, throwIfClosed: false);
+                }
+                else if (received.Type == ProtocolEventType.Pong)
+                {
+                    // Liveness is tracked from every received byte; a pong needs nothing more.
+                }
+                else if (received.Type != ProtocolEventType.Message || (deliverMessages && State == WebSocketConnectionState.Open))
+                {
+                    break;
+                }
+            }
+
+            if (received.Type == ProtocolEventType.NeedMoreData)
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    OnEndOfStream();
+                    return false;
+                }
+
+                continue;
+            }
+
+            input.AdvanceTo(buffer.Start);
+            switch (received.Type)
+            {
+                case ProtocolEventType.Message:
+                    _received = new WebSocketMessage(received.MessageKind, received.Payload);
+                    return true;
+                case ProtocolEventType.Close:
+                    OnPeerClose(received.CloseCode, received.Reason);
+                    return false;
+                default:
+                    OnProtocolError(received.CloseCode, received.Reason);
+                    return false;
+            }
+        }
+
+        return false;
+    }
+
+    private void OnPeerClose(WebSocketCloseCode code, string reason)
+    {
+        lock (_sendLock)
+        {
+            if (_state == WebSocketConnectionState.Open)
+            {
+                // Echo the peer's code (none if it sent none), as RFC 6455 §5.5.1 suggests.
+                _state = WebSocketConnectionState.CloseReceived;
+                WriteCloseLocked(code, reason: null);
+            }
+
+            _state = WebSocketConnectionState.Closed;
+            _closeInfo ??= new WebSocketCloseInfo(code, reason);
+        }
+
+        _logger.LogDebug("Connection {Id}: peer closed with {Code}", Id, (int)code);
+        _finishing = FinishAsync(waitForPeer: false);
+        _peerCloseSeen.TrySetResult();
+    }
+
+    private void OnProtocolError(WebSocketCloseCode code, string reason)
+    {
+        lock (_sendLock)
+        {
+            if (_state is WebSocketConnectionState.Open or WebSocketConnectionState.CloseSent)
+            {
+                if (_state == WebSocketConnectionState.Open)
+                {
+                    WriteCloseLocked(code, reason);
+                }
+
+                _state = WebSocketConnectionState.Closed;
+            }
+
+            _closeInfo ??= new WebSocketCloseInfo(code, reason);
+        }
+
+        _logger.LogInformation("Connection {Id} from {Remote}: closing with {Code}: {Reason}", Id, RemoteEndPoint, (int)code, reason);
+        _finishing = FinishAsync(waitForPeer: true);
+        _peerCloseSeen.TrySetResult();
+    }
+
+    private void OnEndOfStream()
+    {
+        bool wasOpen;
+        lock (_sendLock)
+        {
+            wasOpen = _state != WebSocketConnectionState.Closed;
+            _state = WebSocketConnectionState.Closed;
+            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was dropped without a close frame.");
+        }
+
+        if (wasOpen)
+        {
+            _logger.LogDebug("Connection {Id}: dropped without a close frame", Id);
+        }
+
+        _peerCloseSeen.TrySetResult();
+        _io.Abort();
+    }
+
+    /// <summary>Sends what is queued (our close frame last), half-closes, optionally waits for the peer to close its side, then releases the socket.</summary>
+    private async Task FinishAsync(bool waitForPeer)
+    {
+        try
+        {
+            bool flushed = await _io.CompleteOutputAsync(_closeTimeout).ConfigureAwait(false);
+            if (flushed && waitForPeer)
+            {
+                await _io.DrainInputAsync(_closeTimeout).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _io.Abort();
+        }
+    }
+
+    private void WriteCloseLocked(WebSocketCloseCode code, string? reason)
+    {
+        Span<byte> payload = stackalloc byte[FrameHeader.MaxControlPayload];
+        int length = code == WebSocketCloseCode.NoStatusReceived ? 0 : CloseFrame.WritePayload(payload, code, reason);
+        WriteFrameLocked(Opcode.Close, payload[..length]);
+    }
+
+    private void WriteFrame(Opcode opcode, ReadOnlySpan<byte> payload, bool throwIfClosed)
+    {
+        lock (_sendLock)
+        {
+            if (_state != WebSocketConnectionState.Open)
+            {
+                if (throwIfClosed)
+                {
+                    throw new WebSocketClosedException();
+                }
+
+                return;
+            }
+
+            WriteFrameLocked(opcode, payload);
+        }
+    }
+
+    private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload)
+    {
+        PipeWriter output = _io.Output;
+        int headerLength = FrameHeader.GetLength(payload.Length, _maskOutgoing);
+        uint maskKey = _maskOutgoing ? NextMaskKey() : 0;
+        Span<byte> header = output.GetSpan(headerLength);
+        FrameHeader.Write(header, opcode, fin: true, payload.Length, _maskOutgoing, maskKey);
+        output.Advance(headerLength);
+        int keyOffset = 0;
+        ReadOnlySpan<byte> remaining = payload;
+        while (!remaining.IsEmpty)
+        {
+            // Large hints mean fewer, larger pipe segments and so fewer socket sends for big messages.
+            Span<byte> target = output.GetSpan(Math.Min(remaining.Length, 64 * 1024));
+            int chunk = Math.Min(target.Length, remaining.Length);
+            if (_maskOutgoing)
+            {
+                keyOffset = Masking.Apply(remaining[..chunk], target, maskKey, keyOffset);
+            }
+            else
+            {
+                remaining[..chunk].CopyTo(target);
+            }
+
+            output.Advance(chunk);
+            remaining = remaining[chunk..];
+        }
+
+        _io.CommitOutput();
+    }
+
+    private uint NextMaskKey()
+    {
+        ulong x = _maskState;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        _maskState = x;
+        return (uint)(x >> 16);
+    }
+
+    private ValueTask WaitForQueueAsync(CancellationToken cancellationToken)
+    {
+        if (_io.QueuedBytes <= _maxSendQueue)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(_io.WaitForDrainAsync(_maxSendQueue, cancellationToken));
+    }
+
+    /// <summary>Writes an already-encoded frame (a broadcast) unless the connection is closing or its queue is over the limit.</summary>
+    internal bool TryWriteEncodedFrame(ReadOnlySpan<byte> frame)
+    {
+        lock (_sendLock)
+        {
+            if (_state != WebSocketConnectionState.Open)
+            {
+                return false;
+            }
+
+            if (_io.QueuedBytes > _maxSendQueue)
+            {
+                return false;
+            }
+
+            frame.CopyTo(_io.Output.GetSpan(frame.Length));
+            _io.Output.Advance(frame.Length);
+            _io.CommitOutput();
+            return true;
+        }
+    }
+
+    /// <summary>Sends a keepalive ping when the peer has been silent too long, and drops it when it stays silent.</summary>
+    internal void KeepAliveTick(long nowTicks, long intervalMs, long timeoutMs)
+    {
+        long silentSince = _io.LastReceiveTicks;
+        if (nowTicks - silentSince >= intervalMs + timeoutMs)
+        {
+            _logger.LogInformation("Connection {Id} from {Remote}: no sign of life for {Seconds:F0} s; dropping", Id, RemoteEndPoint, (nowTicks - silentSince) / 1000.0);
+            lock (_sendLock)
+            {
+                _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "Keepalive timeout: the peer stopped responding.");
+            }
+
+            Abort();
+            return;
+        }
+
+        if (nowTicks - silentSince >= intervalMs && _lastPingTicks <= silentSince)
+        {
+            _lastPingTicks = nowTicks;
+            WriteFrame(Opcode.Ping, ReadOnlySpan<byte>.Empty, throwIfClosed: false);
+        }
+    }
+}

@@ -1,0 +1,656 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Tern.Http;
+using Tern.Protocol;
+using Tern.Transport;
+
+namespace Tern;
+
+/// <summary>
+/// A WebSocket server on plain sockets: accepts connections, performs the RFC 6455 handshake, routes each connection by
+/// path to its handler, keeps connections alive, and shuts down cleanly.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var server = new WebSocketServer(new WebSocketServerOptions { EndPoints = { new IPEndPoint(IPAddress.Loopback, 8080) } });
+/// server.Map("/echo", async (connection, ct) =>
+/// {
+///     await foreach (var message in connection.ReadMessagesAsync(ct))
+///         await connection.SendAsync(message, ct);
+/// });
+/// await server.StartAsync();
+/// </code>
+/// </example>
+/// <remarks>
+/// Configure routes before <see cref="StartAsync"/>. All other members are safe to call from any thread. Disposing the
+/// server stops it (see <see cref="StopAsync"/>); nothing it starts keeps the process alive.
+/// </remarks>
+public sealed class WebSocketServer : IAsyncDisposable
+{
+    private readonly WebSocketServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly Dictionary<string, Func<WebSocketConnection, CancellationToken, Task>> _routes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<long, WebSocketConnection> _connections = new();
+    private readonly ConcurrentDictionary<Task, bool> _sessions = new();
+    private readonly ConcurrentDictionary<DuplexConnection, bool> _handshaking = new();
+    private readonly List<Socket> _listeners = new();
+    private readonly List<IPEndPoint> _localEndPoints = new();
+    private Func<WebSocketConnection, CancellationToken, Task>? _fallback;
+    private Timer? _keepAlive;
+    private int _started;
+    private Task? _stopping;
+
+    /// <summary>Creates a server; nothing listens until <see cref="StartAsync"/>.</summary>
+    public WebSocketServer(WebSocketServerOptions? options = null)
+    {
+        _options = options ?? new WebSocketServerOptions();
+        _logger = _options.LoggerFactory.CreateLogger("Tern.WebSocketServer");
+    }
+
+    /// <summary>The addresses the server listens on, with the ports actually bound (useful with port 0).</summary>
+    public IReadOnlyList<IPEndPoint> LocalEndPoints => _localEndPoints;
+
+    /// <summary>The connections open now (a snapshot).</summary>
+    public IReadOnlyCollection<WebSocketConnection> Connections => (IReadOnlyCollection<WebSocketConnection>)_connections.Values;
+
+    /// <summary>How many connections are open now.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Serves WebSocket connections on <paramref name="path"/> (exact, case-sensitive match, query ignored) with an async handler.</summary>
+    /// <remarks>
+    /// The handler owns the connection: when it returns, the server closes the connection (1000) if it is still open; when
+    /// it throws, the server closes it with 1011. The token is canceled when the connection is dropped or the server stops.
+    /// </remarks>
+    public void Map(string path, Func<WebSocketConnection, CancellationToken, Task> handler)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(handler);
+        ThrowIfStarted();
+        _routes[path] = handler;
+    }
+
+    /// <summary>Serves WebSocket connections on <paramref name="path"/> with callbacks.</summary>
+    public void Map(string path, WebSocketHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        Map(path, (connection, token) => RunCallbacksAsync(handler, connection, token));
+    }
+
+    /// <summary>Serves WebSocket connections on every path that no <see cref="Map(string, Func{WebSocketConnection, CancellationToken, Task})"/> matched. Without one, such requests get 404.</summary>
+    public void MapFallback(Func<WebSocketConnection, CancellationToken, Task> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ThrowIfStarted();
+        _fallback = handler;
+    }
+
+    /// <summary>Serves WebSocket connections on every unmatched path with callbacks.</summary>
+    public void MapFallback(WebSocketHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        MapFallback((connection, token) => RunCallbacksAsync(handler, connection, token));
+    }
+
+    /// <summary>Binds the listening sockets and starts accepting. Returns once the server listens.</summary>
+    /// <exception cref="SocketException">An address could not be bound (for example, the port is in use).</exception>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            throw new InvalidOperationException("The server has already been started.");
+        }
+
+        IList<IPEndPoint> endPoints = _options.EndPoints.Count > 0 ? _options.EndPoints : [new IPEndPoint(IPAddress.Loopback, 0)];
+        try
+        {
+            foreach (IPEndPoint endPoint in endPoints)
+            {
+                var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                _listeners.Add(listener);
+                if (endPoint.Address.Equals(IPAddress.IPv6Any))
+                {
+                    listener.DualMode = true;
+                }
+
+                listener.Bind(endPoint);
+                listener.Listen(512);
+                _localEndPoints.Add((IPEndPoint)listener.LocalEndPoint!);
+            }
+        }
+        catch
+        {
+            foreach (Socket listener in _listeners)
+            {
+                listener.Dispose();
+            }
+
+            throw;
+        }
+
+        foreach (Socket listener in _listeners)
+        {
+            _ = AcceptLoopAsync(listener);
+            _logger.LogInformation("Listening on {EndPoint}", listener.LocalEndPoint);
+        }
+
+        if (_options.KeepAliveInterval > TimeSpan.Zero)
+        {
+            TimeSpan period = TimeSpan.FromMilliseconds(Math.Clamp(Math.Min(_options.KeepAliveInterval.TotalMilliseconds, _options.KeepAliveTimeout.TotalMilliseconds) / 4, 50, 1000));
+            _keepAlive = new Timer(_ => KeepAliveTick(), null, period, period);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Sends a text message to every open connection, or to <paramref name="connections"/>. The frame is encoded once.
+    /// Never waits on a slow client: a connection whose send queue is over <see cref="WebSocketServerOptions.MaxSendQueueSize"/>
+    /// is dropped instead, and connections that are closing are skipped.
+    /// </summary>
+    public ValueTask BroadcastTextAsync(string text, IEnumerable<WebSocketConnection>? connections = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        byte[] utf8 = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetByteCount(text));
+        try
+        {
+            int length = Encoding.UTF8.GetBytes(text, utf8);
+            BroadcastFrame(Opcode.Text, utf8.AsSpan(0, length), connections);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(utf8);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Sends a text message given as UTF-8 bytes (not checked: they must be valid) to every open connection, or to <paramref name="connections"/>; see <see cref="BroadcastTextAsync(string, IEnumerable{WebSocketConnection}?, CancellationToken)"/>.</summary>
+    public ValueTask BroadcastTextAsync(ReadOnlyMemory<byte> utf8Text, IEnumerable<WebSocketConnection>? connections = null, CancellationToken cancellationToken = default)
+    {
+        BroadcastFrame(Opcode.Text, utf8Text.Span, connections);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Sends a binary message to every open connection, or to <paramref name="connections"/>; see <see cref="BroadcastTextAsync(string, IEnumerable{WebSocketConnection}?, CancellationToken)"/>.</summary>
+    public ValueTask BroadcastBinaryAsync(ReadOnlyMemory<byte> data, IEnumerable<WebSocketConnection>? connections = null, CancellationToken cancellationToken = default)
+    {
+        BroadcastFrame(Opcode.Binary, data.Span, connections);
+        return ValueTask.CompletedTask;
+    }
+
+    private void BroadcastFrame(Opcode opcode, ReadOnlySpan<byte> payload, IEnumerable<WebSocketConnection>? connections)
+    {
+        // Server frames are unmasked, so one encoding serves every receiver.
+        int headerLength = FrameHeader.GetLength(payload.Length, masked: false);
+        byte[] frame = ArrayPool<byte>.Shared.Rent(headerLength + payload.Length);
+        try
+        {
+            FrameHeader.Write(frame, opcode, fin: true, payload.Length);
+            payload.CopyTo(frame.AsSpan(headerLength));
+            Broadcast(frame.AsSpan(0, headerLength + payload.Length), connections);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+    }
+
+    private void Broadcast(ReadOnlySpan<byte> frame, IEnumerable<WebSocketConnection>? connections)
+    {
+        foreach (WebSocketConnection connection in connections ?? _connections.Values)
+        {
+            if (!connection.TryWriteEncodedFrame(frame) && connection.State == WebSocketConnectionState.Open)
+            {
+                _logger.LogWarning("Connection {Id} from {Remote}: send queue over {Limit} bytes; dropping the slow client", connection.Id, connection.RemoteEndPoint, _options.MaxSendQueueSize);
+                connection.Abort();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stops the server: stops accepting, sends 1001 Going Away to every connection, waits at most
+    /// <see cref="WebSocketServerOptions.ShutdownTimeout"/> for the closing handshakes, drops whatever is left, and waits
+    /// (bounded by the same timeout) for the handlers to return. Safe to call more than once.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_listeners)
+        {
+            _stopping ??= StopCoreAsync(cancellationToken);
+            return _stopping;
+        }
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        foreach (Socket listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        if (_keepAlive is not null)
+        {
+            await _keepAlive.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (DuplexConnection pending in _handshaking.Keys)
+        {
+            pending.Abort();
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.ShutdownTimeout);
+        WebSocketConnection[] open = _connections.Values.ToArray();
+        if (open.Length > 0)
+        {
+            _logger.LogInformation("Stopping: closing {Count} connections", open.Length);
+        }
+
+        await Task.WhenAll(open.Select(c => CloseForShutdownAsync(c, deadline.Token))).ConfigureAwait(false);
+        foreach (WebSocketConnection connection in _connections.Values)
+        {
+            connection.Abort();
+        }
+
+        Task[] sessions = _sessions.Keys.ToArray();
+        try
+        {
+            await Task.WhenAll(sessions).WaitAsync(_options.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _logger.LogWarning("Stopped with {Count} handlers still running after their connections were dropped", sessions.Count(s => !s.IsCompleted));
+        }
+
+        _logger.LogInformation("Stopped");
+    }
+
+    private static async Task CloseForShutdownAsync(WebSocketConnection connection, CancellationToken deadline)
+    {
+        try
+        {
+            await connection.CloseAsync(WebSocketCloseCode.GoingAway, "Server shutting down", deadline).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            connection.Abort();
+        }
+    }
+
+    /// <summary>Stops the server (see <see cref="StopAsync"/>).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Volatile.Read(ref _started) == 0)
+        {
+            return;
+        }
+
+        await StopAsync().ConfigureAwait(false);
+    }
+
+    private void ThrowIfStarted()
+    {
+        if (Volatile.Read(ref _started) != 0)
+        {
+            throw new InvalidOperationException("Routes must be mapped before the server starts.");
+        }
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (true)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.OperationAborted or SocketError.Interrupted or SocketError.InvalidArgument)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                // Transient (a connection reset before accept, too many open files): keep accepting.
+                _logger.LogWarning(e, "Accept failed");
+                await Task.Delay(10).ConfigureAwait(false);
+                continue;
+            }
+
+            socket.NoDelay = true;
+            Task session = RunSessionAsync(socket);
+            if (!session.IsCompleted && _sessions.TryAdd(session, true))
+            {
+                _ = session.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _sessions,
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async Task RunSessionAsync(Socket socket)
+    {
+        await Task.Yield();
+        DuplexConnection io;
+        try
+        {
+            io = new DuplexConnection(new SocketTransport(socket));
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            socket.Dispose();
+            return;
+        }
+
+        _handshaking.TryAdd(io, true);
+        io.Start();
+        WebSocketConnection? connection = null;
+        Func<WebSocketConnection, CancellationToken, Task>? handler = null;
+        try
+        {
+            (connection, handler) = await HandshakeAsync(io).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Handshake with {Remote} failed unexpectedly", io.Transport.RemoteEndPoint);
+            io.Abort();
+        }
+        finally
+        {
+            _handshaking.TryRemove(io, out _);
+        }
+
+        if (connection is null || handler is null)
+        {
+            return;
+        }
+
+        _connections[connection.Id] = connection;
+        if (_stopping is not null)
+        {
+            // Accepted while the server was stopping: the shutdown sweep may have missed it.
+            _ = CloseForShutdownAsync(connection, new CancellationTokenSource(_options.ShutdownTimeout).Token);
+        }
+
+        _logger.LogInformation("Connection {Id} opened from {Remote} on {Path}", connection.Id, connection.RemoteEndPoint, connection.Path);
+        try
+        {
+            await handler(connection, connection.Aborted).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
+        {
+        }
+        catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
+        {
+            // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
+            _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
+            await CloseQuietlyAsync(connection, WebSocketCloseCode.InternalServerError, "Internal server error").ConfigureAwait(false);
+        }
+        finally
+        {
+            await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
+            await connection.DisposeAsync().ConfigureAwait(false);
+            _connections.TryRemove(connection.Id, out _);
+            WebSocketCloseInfo? info = connection.CloseInfo;
+            _logger.LogInformation("Connection {Id} closed: {Code} {Reason}", connection.Id, (int?)info?.Code, info?.Reason);
+        }
+    }
+
+    private static async Task CloseQuietlyAsync(WebSocketConnection connection, WebSocketCloseCode code, string? reason)
+    {
+        try
+        {
+            await connection.CloseAsync(code, reason).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            connection.Abort();
+        }
+    }
+
+    /// <summary>Reads the request and answers it: a 101 and a connection, or a complete HTTP response and nothing.</summary>
+    private async Task<(WebSocketConnection?, Func<WebSocketConnection, CancellationToken, Task>?)> HandshakeAsync(DuplexConnection io)
+    {
+        IPEndPoint remote = io.Transport.RemoteEndPoint;
+        HttpRequestHead? request = null;
+        HandshakeRefusal? refusal = null;
+        var parser = new HttpRequestParser(_options.MaxRequestHeadSize, _options.MaxRequestHeaderCount);
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(io.Aborted))
+        {
+            timeout.CancelAfter(_options.HandshakeTimeout);
+            try
+            {
+                while (request is null && refusal is null)
+                {
+                    ReadResult result = await io.Input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                    HttpParseStatus status = parser.TryParse(result.Buffer, out SequencePosition consumed, out request, out refusal);
+                    if (status == HttpParseStatus.NeedMoreData)
+                    {
+                        io.Input.AdvanceTo(consumed, result.Buffer.End);
+                        if (result.IsCompleted || result.IsCanceled)
+                        {
+                            io.Abort();
+                            return default;
+                        }
+                    }
+                    else
+                    {
+                        io.Input.AdvanceTo(consumed);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (!io.Aborted.IsCancellationRequested)
+            {
+                _logger.LogInformation("Handshake from {Remote}: no complete request within {Timeout}", remote, _options.HandshakeTimeout);
+                refusal = new HandshakeRefusal(408, "The request did not arrive in time.");
+            }
+            catch (OperationCanceledException)
+            {
+                return default;
+            }
+        }
+
+        if (refusal is not null)
+        {
+            await RefuseAsync(io, refusal, request).ConfigureAwait(false);
+            return default;
+        }
+
+        if (!Handshake.IsUpgradeRequest(request!))
+        {
+            await ServeHttpAsync(io, request!).ConfigureAwait(false);
+            return default;
+        }
+
+        refusal = Handshake.Validate(request!);
+        Func<WebSocketConnection, CancellationToken, Task>? handler = null;
+        if (refusal is null && !_routes.TryGetValue(request!.Path, out handler))
+        {
+            handler = _fallback;
+            if (handler is null)
+            {
+                refusal = new HandshakeRefusal(404, $"No WebSocket endpoint at {request.Path}.");
+            }
+        }
+
+        string? origin = request!.Headers["Origin"];
+        if (refusal is null && origin is not null && _options.AllowedOrigins.Count > 0 && !_options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+        {
+            refusal = new HandshakeRefusal(403, "This origin is not allowed.");
+        }
+
+        WebSocketHandshakeContext? context = null;
+        if (refusal is null)
+        {
+            IReadOnlyList<string> offered = Handshake.GetOfferedSubprotocols(request);
+            string? chosen = _options.Subprotocols.FirstOrDefault(s => offered.Contains(s, StringComparer.Ordinal));
+            context = new WebSocketHandshakeContext(request, remote, offered, chosen);
+            if (_options.OnHandshake is { } hook)
+            {
+                try
+                {
+                    await hook(context, io.Aborted).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    _logger.LogError(e, "Handshake from {Remote}: the OnHandshake hook threw", remote);
+                    context.Reject(500, "The server could not check this request.");
+                }
+
+                if (context.Subprotocol is { } picked && !offered.Contains(picked, StringComparer.Ordinal))
+                {
+                    _logger.LogError("Handshake from {Remote}: the hook chose subprotocol {Subprotocol}, which the client did not offer", remote, picked);
+                    context.Reject(500, "The server chose a subprotocol the client did not offer.");
+                }
+            }
+
+            refusal = context.Refusal;
+        }
+
+        if (refusal is not null)
+        {
+            await RefuseAsync(io, refusal, request).ConfigureAwait(false);
+            return default;
+        }
+
+        try
+        {
+            Handshake.WriteAccept(io.Output, request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
+        }
+        catch (ArgumentException e)
+        {
+            // A hook added a header a 101 cannot carry; WriteAccept wrote nothing.
+            _logger.LogError(e, "Handshake from {Remote}: invalid response headers from the OnHandshake hook", remote);
+            await RefuseAsync(io, new HandshakeRefusal(500, "The server produced an invalid handshake response."), request).ConfigureAwait(false);
+            return default;
+        }
+
+        io.CommitOutput();
+        var connection = new WebSocketConnection(io, request, context.Subprotocol, isClient: false,
+            _options.MaxMessageSize, _options.MaxSendQueueSize, _options.CloseTimeout, _logger);
+        foreach (KeyValuePair<string, object?> item in context.Items)
+        {
+            connection.Items[item.Key] = item.Value;
+        }
+
+        return (connection, handler);
+    }
+
+    private async Task RefuseAsync(DuplexConnection io, HandshakeRefusal refusal, HttpRequestHead? request)
+    {
+        _logger.LogInformation("Refused {Method} {Path} from {Remote}: {Status} {Reason}",
+            request?.Method, request?.Path, io.Transport.RemoteEndPoint, refusal.StatusCode, refusal.Reason);
+        Handshake.WriteRefusal(io.Output, refusal);
+        io.CommitOutput();
+        await FinishHttpAsync(io).ConfigureAwait(false);
+    }
+
+    private async Task ServeHttpAsync(DuplexConnection io, HttpRequestHead request)
+    {
+        if (_options.HttpHandler is not { } httpHandler)
+        {
+            await RefuseAsync(io, new HandshakeRefusal(426, "This is a WebSocket server: connect with a WebSocket client.",
+                [new("Upgrade", "websocket"), new("Sec-WebSocket-Version", "13")]), request).ConfigureAwait(false);
+            return;
+        }
+
+        var context = new HttpRequestContext(request, io.Transport.RemoteEndPoint, (response, _) =>
+        {
+            HttpResponseWriter.Write(io.Output, response, headOnly: request.Method == "HEAD");
+            io.CommitOutput();
+            return ValueTask.CompletedTask;
+        });
+        try
+        {
+            await httpHandler(context, io.Aborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogError(e, "HTTP handler threw for {Method} {Path}", request.Method, request.Path);
+            if (!context.HasResponded)
+            {
+                await context.RespondAsync(HttpResponse.Text(500, "Internal server error.")).ConfigureAwait(false);
+            }
+        }
+
+        if (!context.HasResponded)
+        {
+            await context.RespondAsync(HttpResponse.Text(404, "Not found.")).ConfigureAwait(false);
+        }
+
+        _logger.LogDebug("HTTP {Method} {Path} from {Remote}", request.Method, request.Path, io.Transport.RemoteEndPoint);
+        await FinishHttpAsync(io).ConfigureAwait(false);
+    }
+
+    private async Task FinishHttpAsync(DuplexConnection io)
+    {
+        // Send the response, then wait briefly for the client to close its side so the response is not lost to a reset.
+        if (await io.CompleteOutputAsync(_options.CloseTimeout).ConfigureAwait(false))
+        {
+            await io.DrainInputAsync(_options.CloseTimeout).ConfigureAwait(false);
+        }
+
+        io.Abort();
+    }
+
+    private void KeepAliveTick()
+    {
+        long now = Environment.TickCount64;
+        long interval = (long)_options.KeepAliveInterval.TotalMilliseconds;
+        long timeout = (long)_options.KeepAliveTimeout.TotalMilliseconds;
+        foreach (WebSocketConnection connection in _connections.Values)
+        {
+            connection.KeepAliveTick(now, interval, timeout);
+        }
+    }
+
+    private static async Task RunCallbacksAsync(WebSocketHandler handler, WebSocketConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (handler.OnOpen is { } onOpen)
+            {
+                await onOpen(connection).ConfigureAwait(false);
+            }
+
+            await foreach (WebSocketMessage message in connection.ReadMessagesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (handler.OnMessage is { } onMessage)
+                {
+                    await onMessage(connection, message).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            if (handler.OnError is { } onError)
+            {
+                await onError(connection, e).ConfigureAwait(false);
+            }
+
+            await CloseQuietlyAsync(connection, WebSocketCloseCode.InternalServerError, "Internal server error").ConfigureAwait(false);
+        }
+        finally
+        {
+            if (handler.OnClose is { } onClose)
+            {
+                await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
+                await onClose(connection, connection.CloseInfo ?? new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "")).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Tern;
+
+/// <summary>Settings of a <see cref="WebSocketServer"/>. Read once, when the server starts.</summary>
+public sealed class WebSocketServerOptions
+{
+    /// <summary>
+    /// The addresses to listen on. Port 0 picks a free port (read it back from <see cref="WebSocketServer.LocalEndPoints"/>).
+    /// <see cref="IPAddress.IPv6Any"/> listens on IPv4 and IPv6 at once. Empty means 127.0.0.1 on a free port.
+    /// </summary>
+    public IList<IPEndPoint> EndPoints { get; } = new List<IPEndPoint>();
+
+    /// <summary>Largest message accepted, in bytes, summed over its fragments; a larger one closes the connection with 1009. Default 1 MiB.</summary>
+    public long MaxMessageSize { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest HTTP request head (request line and headers) accepted, in bytes; larger gets 431. Default 8 KiB.</summary>
+    public int MaxRequestHeadSize { get; set; } = 8 * 1024;
+
+    /// <summary>Most HTTP request headers accepted; more gets 431. Default 100.</summary>
+    public int MaxRequestHeaderCount { get; set; } = 100;
+
+    /// <summary>How long a client may take to send its complete HTTP request after connecting. Default 10 s.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long to wait for the peer's close frame after sending ours, before dropping the TCP connection. Default 5 s.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How often to ping a connection that has sent nothing; <see cref="TimeSpan.Zero"/> turns keepalive off.
+    /// Default 20 s.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// How long a connection may stay silent after a keepalive ping before it is dropped as dead. Default 20 s.
+    /// Any data from the peer counts as a sign of life, not only the pong.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>On stop, how long connections get to finish the close handshake after 1001 Going Away before they are dropped. Default 2 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Most bytes queued for sending on one connection. A send that would go past it waits until the queue drains;
+    /// a broadcast never waits: a connection over the limit is closed with 1008 instead. Default 16 MiB.
+    /// </summary>
+    public long MaxSendQueueSize { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Subprotocols the server speaks, in its order of preference; the first one the client also offers is chosen.</summary>
+    public IList<string> Subprotocols { get; } = new List<string>();
+
+    /// <summary>
+    /// Origins allowed to connect (exact match of the Origin header, e.g. <c>https://example.com</c>). Empty allows every origin.
+    /// A request from another origin gets 403. Requests without an Origin header (non-browser clients) are allowed.
+    /// </summary>
+    public IList<string> AllowedOrigins { get; } = new List<string>();
+
+    /// <summary>
+    /// Called for each valid upgrade request, after the origin check and before the 101 response: inspect headers,
+    /// query and cookies, refuse with <see cref="WebSocketHandshakeContext.Reject"/> (401, 403, ...), choose another
+    /// subprotocol, or attach data to the connection through <see cref="WebSocketHandshakeContext.Items"/>.
+    /// </summary>
+    public Func<WebSocketHandshakeContext, CancellationToken, ValueTask>? OnHandshake { get; set; }
+
+    /// <summary>
+    /// Handles HTTP requests that are not WebSocket upgrades (for example, serving a page with
+    /// <c>Tern.Http.StaticFileResponder</c>). When null, such requests get 426 Upgrade Required.
+    /// </summary>
+    public Func<Http.HttpRequestContext, CancellationToken, ValueTask>? HttpHandler { get; set; }
+
+    /// <summary>Where the server logs. Silent by default.</summary>
+    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
+}
