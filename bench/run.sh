@@ -82,7 +82,8 @@ server_name() {
 
 server_command() { # server port
     case $1 in
-    tern) echo "dotnet $ROOT/samples/Tern.Echo/bin/Release/net10.0/Tern.Echo.dll --port $2 --max-message 67108864" ;;
+    # --quiet: Tern.Echo logs every connection at Information; the peers log nothing either.
+    tern) echo "dotnet $ROOT/samples/Tern.Echo/bin/Release/net10.0/Tern.Echo.dll --port $2 --max-message 67108864 --quiet" ;;
     kestrel) echo "dotnet $ROOT/bench/peers/kestrel/bin/Release/net10.0/Tern.Bench.Kestrel.dll --port $2" ;;
     node-ws) echo "node $ROOT/bench/peers/node-ws/server.js --port $2" ;;
     esac
@@ -277,7 +278,7 @@ report() {
     report
     echo
     echo "Command: \`bench/run.sh --reps $REPS --duration $DURATION --warmup $WARMUP --servers \"$SERVERS\"\`" \
-        "(commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))."
+        "(commit $(git describe --always --dirty 2>/dev/null || echo unknown))."
     echo "Server pinned to core $SERVER_CORE, load generator (bench/Tern.Load, C, one thread) to core $LOAD_CORE;" \
         "$REPS repetition(s) of ${DURATION} s after ${WARMUP} s warm-up, a fresh server process for each."
     echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
