@@ -126,14 +126,24 @@ internal sealed class DuplexConnection
         PipeWriter writer = _input.Writer;
         try
         {
+            bool moreLikely = false;
             while (true)
             {
+                if (!moreLikely)
+                {
+                    // Wait for data with an empty buffer first, so an idle connection holds no receive buffer.
+                    await _transport.ReceiveAsync(Memory<byte>.Empty, _aborted.Token).ConfigureAwait(false);
+                }
+
                 Memory<byte> memory = writer.GetMemory(MinimumReceiveSize);
                 int received = await _transport.ReceiveAsync(memory, _aborted.Token).ConfigureAwait(false);
                 if (received == 0)
                 {
                     break;
                 }
+
+                // A full buffer suggests more is already waiting: skip the zero-byte wait next time.
+                moreLikely = received == memory.Length;
 
                 Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
                 writer.Advance(received);
@@ -169,8 +179,10 @@ internal sealed class DuplexConnection
                     await _transport.SendAsync(segment, _aborted.Token).ConfigureAwait(false);
                 }
 
+                // Measure before AdvanceTo: it recycles the segments a multi-segment length is computed from.
+                long sent = buffer.Length;
                 reader.AdvanceTo(buffer.End);
-                Interlocked.Add(ref _queuedBytes, -buffer.Length);
+                Interlocked.Add(ref _queuedBytes, -sent);
                 SignalDrained(force: false);
                 if (result.IsCompleted || result.IsCanceled)
                 {

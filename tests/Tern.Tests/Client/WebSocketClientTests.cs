@@ -45,6 +45,30 @@ public class WebSocketClientTests
     }
 
     [Fact]
+    public async Task Large_messages_keep_flowing_long_past_the_send_queue_limit()
+    {
+        // 300 × 128 KiB echoed = 37.5 MiB through a 4 MiB send queue: the queue must drain, not look full forever.
+        await using TestServer server = await TestServer.StartAsync(options: o => o.MaxSendQueueSize = 4 * 1024 * 1024);
+        await using WebSocketConnection client = await WebSocketClient.ConnectAsync(server.Uri());
+        byte[] payload = new byte[128 * 1024];
+        new Random(7).NextBytes(payload);
+        IAsyncEnumerator<WebSocketMessage> replies = client.ReadMessagesAsync().GetAsyncEnumerator();
+        for (int i = 0; i < 300; i++)
+        {
+            await client.SendBinaryAsync(payload);
+            Task<bool> next = replies.MoveNextAsync().AsTask();
+            Assert.True(await Task.WhenAny(next, Task.Delay(10_000)) == next, $"echo {i} never came; queued on the client {client.QueuedBytes}, on the server {server.Server.Connections.Single().QueuedBytes}");
+            Assert.True(await next);
+            Assert.True(payload.AsSpan().SequenceEqual(replies.Current.Data.Span));
+        }
+
+        await replies.DisposeAsync();
+
+        Assert.InRange(client.QueuedBytes, 0, payload.Length + 14);
+        Assert.All(server.Server.Connections, c => Assert.InRange(c.QueuedBytes, 0, payload.Length + 14));
+    }
+
+    [Fact]
     public async Task Refused_handshake_says_why()
     {
         await using TestServer server = await TestServer.StartAsync(s => s.Map("/only-here", (c, ct) => Task.CompletedTask));

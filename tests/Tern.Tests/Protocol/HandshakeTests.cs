@@ -318,7 +318,10 @@ public class HandshakeTests
     [InlineData("Upgrade: h2c", false)]
     [InlineData("X-Upgrade: websocket", false)]
     [InlineData("Connection: Upgrade", false)]
-    public void Recognises_an_upgrade_request_by_its_upgrade_field(string field, bool expected)
+    [InlineData("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", true)]
+    [InlineData("sec-websocket-version: 13", true)]
+    [InlineData("Sec-WebSocket-Protocol: chat", false)]
+    public void Recognises_an_upgrade_request_by_its_upgrade_field_or_handshake_fields(string field, bool expected)
     {
         var request = HttpRequestParserTests.ParseComplete("GET / HTTP/1.1\r\nHost: a\r\n" + field + "\r\n\r\n");
 
