@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Tern test. On a fresh machine it first installs what the tests need:
-# Node.js (interop with the `ws` package), the pinned npm packages, and Chromium (browser tests).
+# Node.js (interop with the `ws` package), the pinned npm packages, Chromium (browser tests), and gcc/make
+# (a smoke run of the C load generator in bench/Tern.Load).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,6 +20,8 @@ apt_install() {
 missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing ${missing[*]}"
     apt_install "${missing[@]}"
