@@ -17,21 +17,43 @@ internal sealed class DuplexConnection
 {
     private const int MinimumReceiveSize = 4096;
 
+    // The input pipe resumes its reader inline: the receive loop runs the protocol and the application's handler on
+    // its own thread, with no thread-pool hop or work-item allocation per received batch.
     private static readonly PipeOptions InputOptions = new(
+        readerScheduler: PipeScheduler.Inline,
+        writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: 1024 * 1024,
         resumeWriterThreshold: 512 * 1024,
         minimumSegmentSize: 4096,
         useSynchronizationContext: false);
 
-    private static readonly PipeOptions OutputOptions = new(
-        pauseWriterThreshold: 0,
-        resumeWriterThreshold: 0,
-        minimumSegmentSize: 4096,
-        useSynchronizationContext: false);
+    // The send loop runs on a shared IOQueue rather than inline: the sender returns at once, and everything queued
+    // before the loop gets to run goes out in one pass (frames coalesce instead of one socket send per message).
+    private static readonly Dictionary<IOQueue, PipeOptions> OutputOptions = new();
+
+    private static PipeOptions OutputOptionsFor(IOQueue queue)
+    {
+        lock (OutputOptions)
+        {
+            if (!OutputOptions.TryGetValue(queue, out PipeOptions? options))
+            {
+                options = new PipeOptions(
+                    readerScheduler: queue,
+                    writerScheduler: PipeScheduler.Inline,
+                    pauseWriterThreshold: 0,
+                    resumeWriterThreshold: 0,
+                    minimumSegmentSize: 4096,
+                    useSynchronizationContext: false);
+                OutputOptions[queue] = options;
+            }
+
+            return options;
+        }
+    }
 
     private readonly Transport _transport;
     private readonly Pipe _input = new(InputOptions);
-    private readonly Pipe _output = new(OutputOptions);
+    private readonly Pipe _output = new(OutputOptionsFor(IOQueue.Next()));
     private readonly CancellationTokenSource _aborted = new();
     private readonly object _drainLock = new();
     private TaskCompletionSource? _drained;
@@ -192,8 +214,9 @@ internal sealed class DuplexConnection
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
         {
-            // The peer vanished: what is queued cannot be delivered. Stop reading too.
-            _aborted.Cancel();
+            // The peer vanished: what is queued cannot be delivered. Stop reading too. This loop may be running inline
+            // inside a sender's lock, so the cancellation callbacks (which may be application code) run elsewhere.
+            ThreadPool.UnsafeQueueUserWorkItem(static self => self.CancelAborted(), this, preferLocal: false);
         }
         finally
         {
@@ -243,6 +266,17 @@ internal sealed class DuplexConnection
         }
     }
 
+    private void CancelAborted()
+    {
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
     /// <summary>Drops the connection at once: pending output is discarded and both loops end.</summary>
     public void Abort()
     {
@@ -251,14 +285,7 @@ internal sealed class DuplexConnection
             return;
         }
 
-        try
-        {
-            _aborted.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
+        CancelAborted();
         _transport.Dispose();
         _output.Writer.CancelPendingFlush();
         _input.Reader.CancelPendingRead();
