@@ -1,6 +1,48 @@
 #!/usr/bin/env bash
-# Runs every test Tern has, installing what the tests need on a fresh machine.
+# Runs every Tern test. On a fresh machine it first installs what the tests need:
+# Node.js (interop with the `ws` package), the pinned npm packages, Chromium (browser tests), and gcc/make
+# (a smoke run of the C load generator in bench/Tern.Load).
 set -euo pipefail
 cd "$(dirname "$0")"
-dotnet test Tern.slnx -c Release --logger "console;verbosity=normal" 2>&1 | tee /tmp/tern-test.log | grep -E "^(  Passed|  Failed|  Skipped|Failed|Passed|Total|error|Test Run|Results File)|\[FAIL\]|Error Message" || true
-exit "${PIPESTATUS[0]}"
+
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    for attempt in 1 2; do
+        if apt-get update -q && apt-get install -y -q -o DPkg::Lock::Timeout=600 "$@"; then
+            return 0
+        fi
+        echo "apt-get install $* failed (attempt $attempt); retrying" >&2
+        sleep 5
+    done
+    return 1
+}
+
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing ${missing[*]}"
+    apt_install "${missing[@]}"
+fi
+
+for dir in tests/interop/node; do
+    if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+done
+
+log=$(mktemp)
+# The default console logger prints each failure in full and one summary line per test project.
+dotnet test Tern.slnx -c Release 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# One closing line for CI, summed over the test projects: "N passed, N failed, N skipped".
+awk '/(Passed|Failed)! +- +Failed: +[0-9]+, +Passed: +[0-9]+, +Skipped: +[0-9]+/ {
+        gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+if [ "$status" -ne 0 ]; then
+    echo "Tests failed (exit $status); full log: $log" >&2
+fi
+exit "$status"

@@ -319,6 +319,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
     /// <summary>Reads until one data message is ready (true), or the connection is done (false).</summary>
     /// <remarks>One receive at a time: the enumeration and a closing handshake may both want to read.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(bool deliverMessages, CancellationToken cancellationToken)
     {
         await _receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -332,6 +333,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveLockedAsync(bool deliverMessages, CancellationToken cancellationToken)
     {
         PipeReader input = _io.Input;
@@ -519,7 +521,8 @@ public sealed class WebSocketConnection : IAsyncDisposable
         ReadOnlySpan<byte> remaining = payload;
         while (!remaining.IsEmpty)
         {
-            Span<byte> target = output.GetSpan();
+            // Large hints mean fewer, larger pipe segments and so fewer socket sends for big messages.
+            Span<byte> target = output.GetSpan(Math.Min(remaining.Length, 64 * 1024));
             int chunk = Math.Min(target.Length, remaining.Length);
             if (_maskOutgoing)
             {

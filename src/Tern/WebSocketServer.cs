@@ -405,6 +405,11 @@ public sealed class WebSocketServer : IAsyncDisposable
         catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
         {
         }
+        catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
+        {
+            // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
+            _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
+        }
         catch (Exception e)
         {
             _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
@@ -537,7 +542,18 @@ public sealed class WebSocketServer : IAsyncDisposable
             return default;
         }
 
-        Handshake.WriteAccept(io.Output, request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
+        try
+        {
+            Handshake.WriteAccept(io.Output, request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
+        }
+        catch (ArgumentException e)
+        {
+            // A hook added a header a 101 cannot carry; WriteAccept wrote nothing.
+            _logger.LogError(e, "Handshake from {Remote}: invalid response headers from the OnHandshake hook", remote);
+            await RefuseAsync(io, new HandshakeRefusal(500, "The server produced an invalid handshake response."), request).ConfigureAwait(false);
+            return default;
+        }
+
         io.CommitOutput();
         var connection = new WebSocketConnection(io, request, context.Subprotocol, isClient: false,
             _options.MaxMessageSize, _options.MaxSendQueueSize, _options.CloseTimeout, _logger);

@@ -33,6 +33,7 @@ public sealed class HttpRequestContext
     /// HEAD request the body is not sent, so pass the same body as for GET and the length comes out right.
     /// </summary>
     /// <exception cref="InvalidOperationException">A response was already sent.</exception>
+    /// <exception cref="ArgumentException">A header name is not a token or a value contains control characters.</exception>
     public ValueTask RespondAsync(HttpResponse response, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(response);
@@ -41,8 +42,10 @@ public sealed class HttpRequestContext
             throw new InvalidOperationException("This request has already been answered.");
         }
 
+        // Marked only once the response is accepted: one with invalid headers throws and can still be replaced by a 500.
+        ValueTask sending = _send(response, cancellationToken);
         HasResponded = true;
-        return _send(response, cancellationToken);
+        return sending;
     }
 }
 

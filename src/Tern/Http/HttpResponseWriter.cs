@@ -22,6 +22,12 @@ internal static class HttpResponseWriter
                 continue;
             }
 
+            if (!HttpSyntax.IsToken(header.Key) || !HttpSyntax.IsFieldValue(header.Value))
+            {
+                // Refuse rather than let a CR/LF in a value inject headers or split the response.
+                throw new ArgumentException($"Invalid response header '{header.Key}': names must be tokens and values must not contain control characters.", nameof(response));
+            }
+
             hasLength |= header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase);
             head.Append(header.Key).Append(": ").Append(header.Value).Append("\r\n");
         }

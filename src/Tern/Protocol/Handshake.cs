@@ -58,13 +58,18 @@ public static class Handshake
         new(400, "Sec-WebSocket-Key must be sent once, as the base64 encoding of 16 bytes.");
 
     /// <summary>
-    /// Whether the request asks to upgrade to WebSocket (its <c>Upgrade</c> field lists <c>websocket</c>, in any
-    /// case). Such a request goes to <see cref="Validate"/>; any other is a plain HTTP request.
+    /// Whether the request is a WebSocket handshake attempt: its <c>Upgrade</c> field lists <c>websocket</c> (in any
+    /// case), or it carries <c>Sec-WebSocket-Key</c> or <c>Sec-WebSocket-Version</c>, which only a handshake sends.
+    /// Such a request goes to <see cref="Validate"/>, so a botched handshake (say, without <c>Upgrade</c>) gets the
+    /// 400 RFC 6455 §4.2.1 asks for; any other is a plain HTTP request.
     /// </summary>
     public static bool IsUpgradeRequest(HttpRequestHead request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return request.Headers.ContainsToken("Upgrade", "websocket");
+        HttpHeaderCollection headers = request.Headers;
+        return headers.ContainsToken("Upgrade", "websocket")
+            || headers.Contains("Sec-WebSocket-Key")
+            || headers.Contains("Sec-WebSocket-Version");
     }
 
     /// <summary>Checks an upgrade request against RFC 6455 §4.2.1.</summary>
@@ -102,7 +107,7 @@ public static class Handshake
             return HttpVersionTooOld;
         }
 
-        if (headers.GetValues("Host").Count != 1)
+        if (headers.CountValues("Host", out _) != 1)
         {
             return HostMissing;
         }
@@ -117,14 +122,12 @@ public static class Handshake
             return ConnectionMissing;
         }
 
-        var versions = headers.GetValues("Sec-WebSocket-Version");
-        if (versions.Count != 1 || versions[0] != SupportedVersion)
+        if (headers.CountValues("Sec-WebSocket-Version", out string? version) != 1 || version != SupportedVersion)
         {
             return UnsupportedWebSocketVersion;
         }
 
-        var keys = headers.GetValues("Sec-WebSocket-Key");
-        if (keys.Count != 1 || !IsValidKey(keys[0]))
+        if (headers.CountValues("Sec-WebSocket-Key", out string? key) != 1 || !IsValidKey(key!))
         {
             return InvalidKey;
         }

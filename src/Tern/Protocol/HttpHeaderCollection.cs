@@ -91,6 +91,23 @@ public sealed class HttpHeaderCollection : IEnumerable<KeyValuePair<string, stri
         return values ?? (IReadOnlyList<string>)[];
     }
 
+    /// <summary>How many lines carry the name, and the value of the first, without allocating.</summary>
+    internal int CountValues(string name, out string? firstValue)
+    {
+        firstValue = null;
+        int count = 0;
+        foreach (var field in _fields)
+        {
+            if (NameEquals(field.Key, name))
+            {
+                firstValue ??= field.Value;
+                count++;
+            }
+        }
+
+        return count;
+    }
+
     /// <summary>Whether a field with the given name (case-insensitive) is present.</summary>
     public bool Contains(string name)
     {

@@ -406,19 +406,16 @@ public sealed class HttpRequestParser
             return new HandshakeRefusal(501, "Transfer-Encoding is not supported.");
         }
 
-        var contentLengths = headers.GetValues("Content-Length");
-        if (contentLengths.Count > 1)
+        int contentLengths = headers.CountValues("Content-Length", out string? contentLength);
+        if (contentLengths > 1)
         {
             return new HandshakeRefusal(400, "Content-Length is sent more than once.");
         }
 
-        if (contentLengths.Count == 1)
+        if (contentLengths == 1
+            && (contentLength!.Length is 0 or > 18 || contentLength.AsSpan().ContainsAnyExceptInRange('0', '9')))
         {
-            var value = contentLengths[0];
-            if (value.Length is 0 or > 18 || value.AsSpan().ContainsAnyExceptInRange('0', '9'))
-            {
-                return new HandshakeRefusal(400, "Malformed Content-Length.");
-            }
+            return new HandshakeRefusal(400, "Malformed Content-Length.");
         }
 
         return null;

@@ -17,21 +17,43 @@ internal sealed class DuplexConnection
 {
     private const int MinimumReceiveSize = 4096;
 
+    // The input pipe resumes its reader inline: the receive loop runs the protocol and the application's handler on
+    // its own thread, with no thread-pool hop or work-item allocation per received batch.
     private static readonly PipeOptions InputOptions = new(
+        readerScheduler: PipeScheduler.Inline,
+        writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: 1024 * 1024,
         resumeWriterThreshold: 512 * 1024,
         minimumSegmentSize: 4096,
         useSynchronizationContext: false);
 
-    private static readonly PipeOptions OutputOptions = new(
-        pauseWriterThreshold: 0,
-        resumeWriterThreshold: 0,
-        minimumSegmentSize: 4096,
-        useSynchronizationContext: false);
+    // The send loop runs on a shared IOQueue rather than inline: the sender returns at once, and everything queued
+    // before the loop gets to run goes out in one pass (frames coalesce instead of one socket send per message).
+    private static readonly Dictionary<IOQueue, PipeOptions> OutputOptions = new();
+
+    private static PipeOptions OutputOptionsFor(IOQueue queue)
+    {
+        lock (OutputOptions)
+        {
+            if (!OutputOptions.TryGetValue(queue, out PipeOptions? options))
+            {
+                options = new PipeOptions(
+                    readerScheduler: queue,
+                    writerScheduler: PipeScheduler.Inline,
+                    pauseWriterThreshold: 0,
+                    resumeWriterThreshold: 0,
+                    minimumSegmentSize: 4096,
+                    useSynchronizationContext: false);
+                OutputOptions[queue] = options;
+            }
+
+            return options;
+        }
+    }
 
     private readonly Transport _transport;
     private readonly Pipe _input = new(InputOptions);
-    private readonly Pipe _output = new(OutputOptions);
+    private readonly Pipe _output = new(OutputOptionsFor(IOQueue.Next()));
     private readonly CancellationTokenSource _aborted = new();
     private readonly object _drainLock = new();
     private TaskCompletionSource? _drained;
@@ -126,14 +148,24 @@ internal sealed class DuplexConnection
         PipeWriter writer = _input.Writer;
         try
         {
+            bool moreLikely = false;
             while (true)
             {
+                if (!moreLikely)
+                {
+                    // Wait for data with an empty buffer first, so an idle connection holds no receive buffer.
+                    await _transport.ReceiveAsync(Memory<byte>.Empty, _aborted.Token).ConfigureAwait(false);
+                }
+
                 Memory<byte> memory = writer.GetMemory(MinimumReceiveSize);
                 int received = await _transport.ReceiveAsync(memory, _aborted.Token).ConfigureAwait(false);
                 if (received == 0)
                 {
                     break;
                 }
+
+                // A full buffer suggests more is already waiting: skip the zero-byte wait next time.
+                moreLikely = received == memory.Length;
 
                 Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
                 writer.Advance(received);
@@ -169,8 +201,7 @@ internal sealed class DuplexConnection
                     await _transport.SendAsync(segment, _aborted.Token).ConfigureAwait(false);
                 }
 
-                // Measure before AdvanceTo: that returns the segments to the pool, and a sequence over returned
-                // segments reports a meaningless length (the queue count then drifts up until sends wait forever).
+                // Measure before AdvanceTo: it recycles the segments a multi-segment length is computed from.
                 long sent = buffer.Length;
                 reader.AdvanceTo(buffer.End);
                 Interlocked.Add(ref _queuedBytes, -sent);
@@ -183,8 +214,9 @@ internal sealed class DuplexConnection
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
         {
-            // The peer vanished: what is queued cannot be delivered. Stop reading too.
-            _aborted.Cancel();
+            // The peer vanished: what is queued cannot be delivered. Stop reading too. This loop may be running inline
+            // inside a sender's lock, so the cancellation callbacks (which may be application code) run elsewhere.
+            ThreadPool.UnsafeQueueUserWorkItem(static self => self.CancelAborted(), this, preferLocal: false);
         }
         finally
         {
@@ -234,6 +266,17 @@ internal sealed class DuplexConnection
         }
     }
 
+    private void CancelAborted()
+    {
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
     /// <summary>Drops the connection at once: pending output is discarded and both loops end.</summary>
     public void Abort()
     {
@@ -242,14 +285,7 @@ internal sealed class DuplexConnection
             return;
         }
 
-        try
-        {
-            _aborted.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
+        CancelAborted();
         _transport.Dispose();
         _output.Writer.CancelPendingFlush();
         _input.Reader.CancelPendingRead();

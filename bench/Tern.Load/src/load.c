@@ -1,0 +1,1599 @@
+/* tern-load: a WebSocket load generator for loopback benchmarks of WebSocket servers.
+ *
+ * One epoll loop per worker thread over non-blocking sockets, edge-triggered so the steady state makes no
+ * epoll_ctl calls; every frame a read produces is answered into a per-connection output buffer that is
+ * written once per read. The coordinating main thread only moves the run through its phases
+ * (connect, run, stop), measures, and reports. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "histogram.h"
+#include "procinfo.h"
+#include "sha1.h"
+#include "wsframe.h"
+
+#define READ_BUFFER_SIZE (256 * 1024)
+#define HANDSHAKE_BUFFER_SIZE 4096
+#define HEAD_CAPACITY 32
+#define ECHO_HEAD 16      /* an echoed message starts with its sequence number in hex */
+#define BROADCAST_HEAD 32 /* a broadcast message starts with its sequence number and send time in hex */
+#define MAX_CONNECTIONS 1000000u
+#define MAX_INFLIGHT 65536u
+#define MAX_SIZE (1ull << 30)
+#define SCAN_INTERVAL_NS 100000000ull
+
+enum mode { MODE_ECHO, MODE_BROADCAST, MODE_CONNECT, MODE_HOLD };
+static const char *const mode_names[] = {"echo", "broadcast", "connect", "hold"};
+
+enum phase { PHASE_CONNECT, PHASE_RUN, PHASE_STOP };
+
+enum state {
+    STATE_IDLE,       /* no socket yet (or, in connect mode, between two cycles) */
+    STATE_CONNECTING, /* TCP connect in progress */
+    STATE_HANDSHAKE,  /* upgrade request sent, waiting for 101 */
+    STATE_OPEN,
+    STATE_CLOSING,   /* our close frame sent, waiting for the server's */
+    STATE_AWAIT_EOF, /* close frames exchanged, waiting for the server to close TCP (RFC 6455 7.1.1) */
+    STATE_DONE,
+};
+
+enum role { ROLE_ECHO, ROLE_PUBLISHER, ROLE_SUBSCRIBER, ROLE_HOLD, ROLE_CYCLE };
+
+struct options {
+    enum mode mode;
+    const char *host;
+    int port;
+    const char *path;
+    uint32_t connections;
+    uint32_t inflight;
+    uint64_t size;
+    int binary;
+    uint64_t frame_size;
+    double duration;
+    double warmup;
+    uint64_t messages;
+    int threads;
+    uint32_t sources;
+    int server_pid;
+    double ping_interval;
+    uint32_t ramp;
+    int verify;
+    double settle;
+    double connect_timeout;
+    double close_timeout;
+    /* derived */
+    int family;
+    struct sockaddr_storage target;
+    socklen_t target_length;
+    char host_header[80];
+    uint32_t total_connections;
+};
+
+struct connection {
+    int fd;
+    uint8_t state;
+    uint8_t role;
+    uint8_t started;  /* echo: its first messages are out */
+    uint8_t live;     /* subscriber counted in live_subscribers */
+    uint8_t corrupt;  /* the message being received differs from what was sent */
+    uint32_t id;      /* global index */
+    uint64_t deadline; /* of the current transient state, 0 for none */
+    uint64_t began;    /* when connect() was called */
+    struct ws_decoder decoder;
+    uint8_t *out;
+    size_t out_length, out_offset, out_capacity;
+    char *handshake;
+    uint32_t handshake_length;
+    char key[25];
+    uint64_t *sent_at; /* echo: send times of the messages in flight, a ring indexed by sequence number */
+    uint32_t inflight;
+    uint64_t next_sequence, expected_sequence;
+    uint8_t head[HEAD_CAPACITY];
+};
+
+/* Written only by the owning worker (relaxed stores), read by the main thread. */
+struct counters {
+    uint64_t received, received_bytes, sent, pings_sent, pongs, server_pings, cycles, opened, publisher_copies,
+        client_closed_tcp;
+    /* errors */
+    uint64_t connect_failed, handshake_failed, protocol_errors, server_closed, verify_failed, timeouts,
+        unclean_closes;
+};
+
+struct worker {
+    int index;
+    pthread_t thread;
+    int epoll;
+    int wake; /* eventfd: subscribers on other workers tell the publisher a message reached everyone */
+    struct connection *connections;
+    uint32_t count;
+    uint32_t open_limit; /* set by main; hold mode opens in two steps */
+    uint32_t next_to_open;
+    uint32_t pending; /* connecting or handshaking */
+    uint32_t active;  /* with a socket */
+    uint32_t *idle;   /* connect mode: slots waiting for their next cycle */
+    uint32_t idle_count;
+    uint32_t source_cursor;
+    uint64_t rng;
+    uint8_t *read_buffer;
+    uint64_t now;
+    int seen_phase;
+    uint64_t stop_seen_at;
+    uint64_t ping_epoch, pings_issued;
+    uint64_t ready_for; /* 1 + the open_limit whose connections have all opened or failed; 0 while opening */
+    struct connection *publisher;
+    uint64_t published, oldest_pending;
+    struct counters counters;
+    struct histogram *latency;
+    char first_error[200];
+};
+
+static struct options opt;
+static struct worker *workers;
+static int run_phase;
+static int measuring;
+static uint8_t *fill; /* the payload every message is built from */
+static uint32_t live_subscribers;
+static uint32_t *delivery_counts; /* broadcast: subscribers that got each message in the window */
+static __thread struct worker *current;
+
+/* ---------- small helpers ---------- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void bump(uint64_t *counter, uint64_t by) { __atomic_store_n(counter, *counter + by, __ATOMIC_RELAXED); }
+static uint64_t peek(const uint64_t *counter) { return __atomic_load_n(counter, __ATOMIC_RELAXED); }
+static int phase(void) { return __atomic_load_n(&run_phase, __ATOMIC_ACQUIRE); }
+static int is_measuring(void) { return __atomic_load_n(&measuring, __ATOMIC_RELAXED); }
+
+/* wyrand: fast, and seeded from getrandom(), so masking keys and handshake keys are unpredictable enough for a
+ * load generator (RFC 6455 asks for unpredictable keys to protect intermediaries, which loopback has none of). */
+static uint64_t next_random(struct worker *w)
+{
+    w->rng += 0xa0761d6478bd642full;
+    __uint128_t product = (__uint128_t)w->rng * (w->rng ^ 0xe7037ed1a0b428dbull);
+    return (uint64_t)(product >> 64) ^ (uint64_t)product;
+}
+
+static void format_hex(uint64_t value, uint8_t *out, int width)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = width - 1; i >= 0; i--, value >>= 4)
+        out[i] = (uint8_t)digits[value & 15];
+}
+
+static int parse_hex(const uint8_t *text, int width, uint64_t *value)
+{
+    uint64_t result = 0;
+    for (int i = 0; i < width; i++) {
+        uint8_t ch = text[i];
+        unsigned digit;
+        if (ch >= '0' && ch <= '9')
+            digit = ch - '0';
+        else if (ch >= 'a' && ch <= 'f')
+            digit = ch - 'a' + 10u;
+        else
+            return 0;
+        result = result << 4 | digit;
+    }
+    *value = result;
+    return 1;
+}
+
+static void note_error(struct worker *w, uint64_t *counter, const char *format, ...)
+{
+    bump(counter, 1);
+    if (w->first_error[0])
+        return;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(w->first_error, sizeof w->first_error, format, args);
+    va_end(args);
+}
+
+static size_t echo_head_length(void) { return opt.size < ECHO_HEAD ? (size_t)opt.size : ECHO_HEAD; }
+
+static int data_opcode(void) { return opt.binary ? WS_BINARY : WS_TEXT; }
+
+/* ---------- output buffer ---------- */
+
+static uint8_t *reserve(struct connection *c, size_t count)
+{
+    if (c->out_offset == c->out_length)
+        c->out_offset = c->out_length = 0;
+    if (c->out_capacity - c->out_length >= count)
+        return c->out + c->out_length;
+    if (c->out_offset > 0) {
+        memmove(c->out, c->out + c->out_offset, c->out_length - c->out_offset);
+        c->out_length -= c->out_offset;
+        c->out_offset = 0;
+        if (c->out_capacity - c->out_length >= count)
+            return c->out + c->out_length;
+    }
+    size_t capacity = c->out_capacity ? c->out_capacity : 256;
+    while (capacity - c->out_length < count)
+        capacity *= 2;
+    uint8_t *grown = realloc(c->out, capacity);
+    if (!grown) {
+        fprintf(stderr, "tern-load: out of memory for a %zu-byte output buffer\n", capacity);
+        exit(1);
+    }
+    c->out = grown;
+    c->out_capacity = capacity;
+    return c->out + c->out_length;
+}
+
+/* Appends one data message of opt.size bytes: `head` (sequence number, timestamps) then the fill pattern,
+ * masked with a fresh key per frame, split into frames of opt.frame_size when that is set. */
+static void append_message(struct worker *w, struct connection *c, int opcode, const uint8_t *head, size_t head_length)
+{
+    uint64_t size = opt.size;
+    uint64_t frame_size = opt.frame_size ? opt.frame_size : (size ? size : 1);
+    uint64_t offset = 0;
+    int first = 1;
+    do {
+        uint64_t length = size - offset < frame_size ? size - offset : frame_size;
+        uint8_t *frame = reserve(c, WS_MAX_HEADER + length);
+        uint32_t key_bits = (uint32_t)next_random(w);
+        uint8_t key[4];
+        memcpy(key, &key_bits, 4);
+        size_t header = ws_frame_header(frame, offset + length == size, first ? opcode : WS_CONTINUATION, length, key);
+        uint8_t *payload = frame + header;
+        uint64_t position = offset;
+        if (position < head_length) {
+            size_t from_head = head_length - position < length ? head_length - (size_t)position : (size_t)length;
+            ws_mask_copy(payload, head + position, from_head, key, 0);
+            position += from_head;
+        }
+        ws_mask_copy(payload + (position - offset), fill + position, (size_t)(offset + length - position), key,
+                     (size_t)(position - offset));
+        c->out_length += header + length;
+        offset += length;
+        first = 0;
+    } while (offset < size);
+}
+
+static void append_control(struct worker *w, struct connection *c, int opcode, const uint8_t *payload, size_t length)
+{
+    uint8_t *frame = reserve(c, WS_MAX_HEADER + length);
+    uint32_t key_bits = (uint32_t)next_random(w);
+    uint8_t key[4];
+    memcpy(key, &key_bits, 4);
+    size_t header = ws_frame_header(frame, 1, opcode, length, key);
+    ws_mask_copy(frame + header, payload, length, key, 0);
+    c->out_length += header + length;
+}
+
+/* ---------- connection life ---------- */
+
+static void wake_publisher(void)
+{
+    uint64_t one = 1;
+    if (write(workers[0].wake, &one, sizeof one) < 0 && errno != EAGAIN)
+        perror("tern-load: eventfd write");
+}
+
+static void end_connection(struct worker *w, struct connection *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+        w->active--;
+    }
+    if (c->state == STATE_CONNECTING || c->state == STATE_HANDSHAKE)
+        w->pending--;
+    free(c->handshake);
+    c->handshake = NULL;
+    free(c->out);
+    c->out = NULL;
+    c->out_length = c->out_offset = c->out_capacity = 0;
+    memset(&c->decoder, 0, sizeof c->decoder);
+    c->deadline = 0;
+    if (c->live) {
+        c->live = 0;
+        __atomic_sub_fetch(&live_subscribers, 1, __ATOMIC_ACQ_REL);
+        if (opt.threads > 1)
+            wake_publisher();
+    }
+    c->state = STATE_DONE;
+    if (opt.mode == MODE_CONNECT && phase() == PHASE_RUN) {
+        c->state = STATE_IDLE;
+        w->idle[w->idle_count++] = (uint32_t)(c - w->connections);
+    }
+}
+
+static void fail_connection(struct worker *w, struct connection *c, uint64_t *counter, const char *format, ...)
+{
+    bump(counter, 1);
+    if (!w->first_error[0]) {
+        va_list args;
+        va_start(args, format);
+        vsnprintf(w->first_error, sizeof w->first_error, format, args);
+        va_end(args);
+    }
+    end_connection(w, c);
+}
+
+/* Writes what the output buffer holds; the rest waits for the edge-triggered EPOLLOUT. */
+static void flush(struct worker *w, struct connection *c)
+{
+    while (c->out_offset < c->out_length) {
+        ssize_t written = send(c->fd, c->out + c->out_offset, c->out_length - c->out_offset, MSG_NOSIGNAL);
+        if (written > 0) {
+            c->out_offset += (size_t)written;
+        } else if (written < 0 && errno == EINTR) {
+            continue;
+        } else if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        } else {
+            int error = errno;
+            if (phase() == PHASE_STOP)
+                fail_connection(w, c, &w->counters.unclean_closes, "send: %s", strerror(error));
+            else
+                fail_connection(w, c, &w->counters.server_closed, "send: %s", strerror(error));
+            return;
+        }
+    }
+    c->out_offset = c->out_length = 0;
+    /* Idle connections keep no buffer, so holding 100,000 of them costs this process little. */
+    if (opt.mode == MODE_HOLD || opt.mode == MODE_CONNECT) {
+        free(c->out);
+        c->out = NULL;
+        c->out_capacity = 0;
+    }
+}
+
+static void send_close(struct worker *w, struct connection *c)
+{
+    static const uint8_t normal_closure[2] = {0x03, 0xE8}; /* 1000 */
+    append_control(w, c, WS_CLOSE, normal_closure, sizeof normal_closure);
+    c->state = STATE_CLOSING;
+    c->deadline = w->now + (uint64_t)(opt.close_timeout * 1e9);
+}
+
+static void open_connection(struct worker *w, struct connection *c)
+{
+    c->state = STATE_CONNECTING;
+    c->began = w->now;
+    c->deadline = w->now + (uint64_t)(opt.connect_timeout * 1e9);
+    w->pending++;
+    int fd = socket(opt.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fail_connection(w, c, &w->counters.connect_failed, "socket: %s", strerror(errno));
+        return;
+    }
+    c->fd = fd;
+    w->active++;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (opt.family == AF_INET && opt.sources > 1) {
+        /* Without IP_BIND_ADDRESS_NO_PORT, bind() would pick the port before the destination is known and
+         * each source address would give only one port range in total instead of one per destination. */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        uint32_t source = opt.mode == MODE_CONNECT ? w->source_cursor++ * (uint32_t)opt.threads + (uint32_t)w->index
+                                                    : c->id;
+        struct sockaddr_in local = {.sin_family = AF_INET};
+        local.sin_addr.s_addr = htonl(0x7F000001u + source % opt.sources);
+        if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
+            fail_connection(w, c, &w->counters.connect_failed, "bind 127.0.0.%u: %s", 1 + source % opt.sources,
+                            strerror(errno));
+            return;
+        }
+    }
+    if (connect(fd, (struct sockaddr *)&opt.target, opt.target_length) < 0 && errno != EINPROGRESS) {
+        fail_connection(w, c, &w->counters.connect_failed, "connect: %s", strerror(errno));
+        return;
+    }
+    struct epoll_event event = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(w->epoll, EPOLL_CTL_ADD, fd, &event) < 0) {
+        fail_connection(w, c, &w->counters.connect_failed, "epoll_ctl: %s", strerror(errno));
+        return;
+    }
+}
+
+static void send_handshake(struct worker *w, struct connection *c)
+{
+    uint8_t raw_key[16];
+    uint64_t a = next_random(w), b = next_random(w);
+    memcpy(raw_key, &a, 8);
+    memcpy(raw_key + 8, &b, 8);
+    base64_encode(raw_key, sizeof raw_key, c->key);
+    char request[1024];
+    int length = snprintf(request, sizeof request,
+                          "GET %s HTTP/1.1\r\n"
+                          "Host: %s\r\n"
+                          "Upgrade: websocket\r\n"
+                          "Connection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: %s\r\n"
+                          "Sec-WebSocket-Version: 13\r\n"
+                          "\r\n",
+                          opt.path, opt.host_header, c->key);
+    memcpy(reserve(c, (size_t)length), request, (size_t)length);
+    c->out_length += (size_t)length;
+    c->state = STATE_HANDSHAKE;
+    c->handshake = malloc(HANDSHAKE_BUFFER_SIZE);
+    c->handshake_length = 0;
+    if (!c->handshake) {
+        fprintf(stderr, "tern-load: out of memory\n");
+        exit(1);
+    }
+    flush(w, c);
+}
+
+/* ---------- echo ---------- */
+
+static void echo_send(struct worker *w, struct connection *c)
+{
+    uint64_t sequence = c->next_sequence++;
+    c->sent_at[sequence % opt.inflight] = w->now;
+    c->inflight++;
+    uint8_t head[ECHO_HEAD];
+    size_t head_length = echo_head_length();
+    format_hex(sequence, head, (int)head_length);
+    append_message(w, c, data_opcode(), head, head_length);
+    if (is_measuring())
+        bump(&w->counters.sent, 1);
+}
+
+static void echo_start(struct worker *w, struct connection *c)
+{
+    c->started = 1;
+    for (uint32_t i = 0; i < opt.inflight; i++)
+        echo_send(w, c);
+}
+
+static void echo_received(struct worker *w, struct connection *c, int opcode, uint64_t length, int corrupt)
+{
+    if (c->inflight == 0) {
+        note_error(w, &w->counters.verify_failed, "connection %u: a message arrived that was never sent", c->id);
+        return;
+    }
+    uint64_t sequence = c->expected_sequence++;
+    uint64_t sent = c->sent_at[sequence % opt.inflight];
+    c->inflight--;
+    size_t head_length = echo_head_length();
+    uint8_t expected_head[ECHO_HEAD];
+    format_hex(sequence, expected_head, (int)head_length);
+    if (opcode != data_opcode() || length != opt.size || corrupt ||
+        memcmp(c->head, expected_head, head_length) != 0) {
+        note_error(w, &w->counters.verify_failed,
+                   "connection %u message %llu: echo differs (opcode %d, %llu bytes%s%s)", c->id,
+                   (unsigned long long)sequence, opcode, (unsigned long long)length,
+                   memcmp(c->head, expected_head, head_length) ? ", wrong sequence number" : "",
+                   corrupt ? ", payload differs" : "");
+    }
+    if (is_measuring()) {
+        bump(&w->counters.received, 1);
+        bump(&w->counters.received_bytes, length);
+        histogram_record(w->latency, w->now - sent);
+    }
+    if (phase() == PHASE_RUN)
+        echo_send(w, c);
+}
+
+/* ---------- broadcast ---------- */
+
+static void count_delivery(struct worker *w, uint64_t sequence)
+{
+    uint32_t reached = __atomic_add_fetch(&delivery_counts[sequence % opt.inflight], 1, __ATOMIC_ACQ_REL);
+    if (opt.threads > 1 && w->index != 0 && reached >= __atomic_load_n(&live_subscribers, __ATOMIC_ACQUIRE))
+        wake_publisher();
+}
+
+/* The publisher keeps at most opt.inflight messages that have not yet reached every live subscriber, so the
+ * server is never asked to queue without bound and the rate measured is the rate of full deliveries. */
+static void pump_publisher(struct worker *w)
+{
+    struct connection *p = w->publisher;
+    if (!p || p->state != STATE_OPEN || phase() != PHASE_RUN)
+        return;
+    uint32_t live = __atomic_load_n(&live_subscribers, __ATOMIC_ACQUIRE);
+    if (live == 0)
+        return;
+    while (w->oldest_pending < w->published) {
+        uint32_t *slot = &delivery_counts[w->oldest_pending % opt.inflight];
+        if (__atomic_load_n(slot, __ATOMIC_ACQUIRE) < live)
+            break;
+        __atomic_store_n(slot, 0, __ATOMIC_RELEASE);
+        w->oldest_pending++;
+    }
+    if (w->published - w->oldest_pending >= opt.inflight)
+        return;
+    uint64_t now = now_ns();
+    while (w->published - w->oldest_pending < opt.inflight) {
+        uint8_t head[BROADCAST_HEAD];
+        format_hex(w->published, head, 16);
+        format_hex(now, head + 16, 16);
+        append_message(w, p, data_opcode(), head, BROADCAST_HEAD);
+        w->published++;
+        if (is_measuring())
+            bump(&w->counters.sent, 1);
+    }
+    flush(w, p);
+}
+
+static void broadcast_received(struct worker *w, struct connection *c, int opcode, uint64_t length, int corrupt)
+{
+    uint64_t sequence, sent;
+    if (length < BROADCAST_HEAD || !parse_hex(c->head, 16, &sequence) || !parse_hex(c->head + 16, 16, &sent)) {
+        note_error(w, &w->counters.verify_failed, "connection %u: a broadcast message without its header (%llu bytes)",
+                   c->id, (unsigned long long)length);
+        return;
+    }
+    if (sequence != c->expected_sequence || opcode != data_opcode() || length != opt.size || corrupt)
+        note_error(w, &w->counters.verify_failed,
+                   "connection %u: got message %llu (opcode %d, %llu bytes%s) when %llu was next", c->id,
+                   (unsigned long long)sequence, opcode, (unsigned long long)length,
+                   corrupt ? ", payload differs" : "", (unsigned long long)c->expected_sequence);
+    c->expected_sequence = sequence + 1;
+    if (c->role == ROLE_PUBLISHER) {
+        bump(&w->counters.publisher_copies, 1);
+        return;
+    }
+    count_delivery(w, sequence);
+    if (is_measuring()) {
+        bump(&w->counters.received, 1);
+        bump(&w->counters.received_bytes, length);
+        histogram_record(w->latency, w->now > sent ? w->now - sent : 0);
+    }
+}
+
+/* ---------- decoder hooks ---------- */
+
+enum { HOOK_CLOSE_RECEIVED = 1, HOOK_CONNECTION_ENDED = 2 };
+
+static void on_data(void *context, const uint8_t *bytes, size_t count, uint64_t offset)
+{
+    struct connection *c = context;
+    if (offset < HEAD_CAPACITY) {
+        size_t take = count < HEAD_CAPACITY - offset ? count : HEAD_CAPACITY - (size_t)offset;
+        memcpy(c->head + offset, bytes, take);
+    }
+    if (opt.verify && !c->corrupt) {
+        uint64_t head = c->role == ROLE_ECHO ? echo_head_length() : BROADCAST_HEAD;
+        uint64_t start = offset > head ? offset : head;
+        uint64_t end = offset + count < opt.size ? offset + count : opt.size; /* longer is caught by length */
+        if (start < end && memcmp(bytes + (start - offset), fill + start, (size_t)(end - start)) != 0)
+            c->corrupt = 1;
+    }
+}
+
+static int on_message(void *context, int opcode, uint64_t length)
+{
+    struct connection *c = context;
+    struct worker *w = current;
+    int corrupt = c->corrupt;
+    c->corrupt = 0;
+    if (c->state != STATE_OPEN)
+        return 0; /* in flight when we started closing */
+    switch (c->role) {
+    case ROLE_ECHO: echo_received(w, c, opcode, length, corrupt); break;
+    case ROLE_PUBLISHER:
+    case ROLE_SUBSCRIBER: broadcast_received(w, c, opcode, length, corrupt); break;
+    default:
+        note_error(w, &w->counters.verify_failed, "connection %u: unexpected data message of %llu bytes", c->id,
+                   (unsigned long long)length);
+    }
+    return 0;
+}
+
+static int valid_close_code(unsigned code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+static int on_control(void *context, int opcode, const uint8_t *payload, size_t length)
+{
+    struct connection *c = context;
+    struct worker *w = current;
+    if (opcode == WS_PING) {
+        bump(&w->counters.server_pings, 1);
+        if (c->state == STATE_OPEN)
+            append_control(w, c, WS_PONG, payload, length);
+        return 0;
+    }
+    if (opcode == WS_PONG) {
+        uint64_t sent;
+        if (length == sizeof sent) {
+            memcpy(&sent, payload, sizeof sent);
+            bump(&w->counters.pongs, 1);
+            if (is_measuring() && sent <= w->now)
+                histogram_record(w->latency, w->now - sent);
+        }
+        return 0; /* unsolicited pongs are allowed and ignored */
+    }
+
+    unsigned code = length >= 2 ? (unsigned)payload[0] << 8 | payload[1] : 1005;
+    if (length == 1 || (length >= 2 && !valid_close_code(code))) {
+        fail_connection(w, c, &w->counters.protocol_errors, "connection %u: invalid close frame (%zu bytes, code %u)",
+                        c->id, length, code);
+        return HOOK_CONNECTION_ENDED;
+    }
+    if (c->state == STATE_OPEN) {
+        /* The server started the close. During the run that is a failure of the run; during stop it is not. */
+        if (phase() != PHASE_STOP)
+            note_error(w, &w->counters.server_closed, "connection %u: server closed with code %u \"%.*s\"", c->id,
+                       code, (int)(length > 2 ? length - 2 : 0), (const char *)payload + 2);
+        append_control(w, c, WS_CLOSE, payload, length >= 2 ? 2 : 0);
+    }
+    c->state = STATE_AWAIT_EOF;
+    c->deadline = w->now + (uint64_t)(opt.close_timeout * 1e9);
+    return HOOK_CLOSE_RECEIVED;
+}
+
+static const struct ws_hooks hooks = {on_data, on_message, on_control};
+
+/* ---------- receiving ---------- */
+
+static void on_open(struct worker *w, struct connection *c)
+{
+    c->deadline = 0;
+    bump(&w->counters.opened, 1);
+    switch (c->role) {
+    case ROLE_ECHO:
+        if (phase() == PHASE_RUN)
+            echo_start(w, c);
+        break;
+    case ROLE_SUBSCRIBER:
+        c->live = 1;
+        __atomic_add_fetch(&live_subscribers, 1, __ATOMIC_ACQ_REL);
+        break;
+    case ROLE_CYCLE:
+        if (is_measuring())
+            histogram_record(w->latency, w->now - c->began);
+        send_close(w, c);
+        break;
+    default: break;
+    }
+}
+
+static int header_is(const char *name, size_t name_length, const char *expected)
+{
+    return name_length == strlen(expected) && strncasecmp(name, expected, name_length) == 0;
+}
+
+/* Checks a 101 response the way RFC 6455 section 4.1 asks a client to; returns NULL or why it failed. */
+static const char *check_handshake_response(const char *response, size_t length, const char *key)
+{
+    if (length < 12 || memcmp(response, "HTTP/1.1 101", 12) != 0)
+        return "status is not 101";
+    char expected_accept[29];
+    websocket_accept(key, expected_accept);
+    int upgrade = 0, connection = 0, accept = 0;
+    const char *line = memchr(response, '\n', length);
+    const char *end = response + length;
+    while (line && ++line < end) {
+        const char *line_end = memchr(line, '\n', (size_t)(end - line));
+        if (!line_end)
+            break;
+        size_t line_length = (size_t)(line_end - line);
+        if (line_length > 0 && line[line_length - 1] == '\r')
+            line_length--;
+        if (line_length == 0)
+            break;
+        const char *colon = memchr(line, ':', line_length);
+        if (!colon)
+            return "header line without a colon";
+        size_t name_length = (size_t)(colon - line);
+        const char *value = colon + 1;
+        const char *value_end = line + line_length;
+        while (value < value_end && (*value == ' ' || *value == '\t'))
+            value++;
+        while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
+            value_end--;
+        size_t value_length = (size_t)(value_end - value);
+        if (header_is(line, name_length, "upgrade")) {
+            upgrade = value_length == 9 && strncasecmp(value, "websocket", 9) == 0;
+        } else if (header_is(line, name_length, "connection")) {
+            for (const char *token = value; token < value_end;) {
+                const char *comma = memchr(token, ',', (size_t)(value_end - token));
+                const char *token_end = comma ? comma : value_end;
+                while (token < token_end && (*token == ' ' || *token == '\t'))
+                    token++;
+                const char *trimmed_end = token_end;
+                while (trimmed_end > token && (trimmed_end[-1] == ' ' || trimmed_end[-1] == '\t'))
+                    trimmed_end--;
+                if (trimmed_end - token == 7 && strncasecmp(token, "upgrade", 7) == 0)
+                    connection = 1;
+                token = comma ? comma + 1 : value_end;
+            }
+        } else if (header_is(line, name_length, "sec-websocket-accept")) {
+            accept = value_length == 28 && memcmp(value, expected_accept, 28) == 0;
+            if (!accept)
+                return "Sec-WebSocket-Accept does not match the key";
+        } else if (header_is(line, name_length, "sec-websocket-extensions")) {
+            return "server chose an extension that was not offered";
+        } else if (header_is(line, name_length, "sec-websocket-protocol")) {
+            return "server chose a subprotocol that was not offered";
+        }
+        line = line_end;
+    }
+    if (!upgrade)
+        return "no Upgrade: websocket";
+    if (!connection)
+        return "no Connection: Upgrade";
+    if (!accept)
+        return "no Sec-WebSocket-Accept";
+    return NULL;
+}
+
+static int consume(struct worker *w, struct connection *c, const uint8_t *bytes, size_t count);
+
+static int consume_handshake(struct worker *w, struct connection *c, const uint8_t *bytes, size_t count)
+{
+    if (count > HANDSHAKE_BUFFER_SIZE - c->handshake_length) {
+        fail_connection(w, c, &w->counters.handshake_failed, "handshake response longer than %d bytes",
+                        HANDSHAKE_BUFFER_SIZE);
+        return 1;
+    }
+    size_t searched_from = c->handshake_length > 3 ? c->handshake_length - 3 : 0;
+    memcpy(c->handshake + c->handshake_length, bytes, count);
+    c->handshake_length += (uint32_t)count;
+    const char *end_of_headers =
+        memmem(c->handshake + searched_from, c->handshake_length - searched_from, "\r\n\r\n", 4);
+    if (!end_of_headers)
+        return 0;
+    size_t header_length = (size_t)(end_of_headers + 4 - c->handshake);
+    const char *problem = check_handshake_response(c->handshake, header_length, c->key);
+    if (problem) {
+        const char *line_end = memchr(c->handshake, '\r', header_length);
+        fail_connection(w, c, &w->counters.handshake_failed, "handshake: %s (%.*s)", problem,
+                        (int)(line_end ? line_end - c->handshake : 0), c->handshake);
+        return 1;
+    }
+    w->pending--;
+    c->state = STATE_OPEN;
+    on_open(w, c);
+    char *buffer = c->handshake;
+    c->handshake = NULL;
+    int ended = 0;
+    if (c->handshake_length > header_length) /* frames coalesced with the 101 response */
+        ended = consume(w, c, (const uint8_t *)buffer + header_length, c->handshake_length - header_length);
+    free(buffer);
+    return ended;
+}
+
+/* Returns 1 when the connection ended. */
+static int consume(struct worker *w, struct connection *c, const uint8_t *bytes, size_t count)
+{
+    if (c->state == STATE_HANDSHAKE)
+        return consume_handshake(w, c, bytes, count);
+    if (c->state == STATE_AWAIT_EOF)
+        return 0; /* nothing may follow the close frame */
+    int result = ws_decode(&c->decoder, bytes, count, &hooks, c);
+    if (result < 0) {
+        fail_connection(w, c, &w->counters.protocol_errors, "connection %u: %s", c->id, ws_decode_error_text(result));
+        return 1;
+    }
+    return c->fd < 0;
+}
+
+static void on_end_of_stream(struct worker *w, struct connection *c)
+{
+    switch (c->state) {
+    case STATE_HANDSHAKE:
+        fail_connection(w, c, &w->counters.handshake_failed, "server closed during the handshake");
+        return;
+    case STATE_OPEN:
+        if (phase() == PHASE_STOP)
+            fail_connection(w, c, &w->counters.unclean_closes, "server closed TCP without a close frame");
+        else
+            fail_connection(w, c, &w->counters.server_closed, "connection %u: server closed TCP without a close frame",
+                            c->id);
+        return;
+    case STATE_CLOSING:
+        fail_connection(w, c, &w->counters.unclean_closes, "server closed TCP without answering our close frame");
+        return;
+    case STATE_AWAIT_EOF:
+        if (c->role == ROLE_CYCLE && is_measuring())
+            bump(&w->counters.cycles, 1);
+        end_connection(w, c);
+        return;
+    default: end_connection(w, c);
+    }
+}
+
+/* Returns 1 when the connection ended. */
+static int receive(struct worker *w, struct connection *c, int drain)
+{
+    for (;;) {
+        ssize_t count = recv(c->fd, w->read_buffer, READ_BUFFER_SIZE, 0);
+        if (count > 0) {
+            w->now = now_ns();
+            if (consume(w, c, w->read_buffer, (size_t)count))
+                return 1;
+            /* A short read emptied the socket: with edge triggering, anything arriving later raises a new
+             * edge, so the extra recv() that would only say EAGAIN is saved. */
+            if (count < READ_BUFFER_SIZE && !drain)
+                return 0;
+        } else if (count == 0) {
+            on_end_of_stream(w, c);
+            return 1;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return 0;
+        } else {
+            int error = errno;
+            if (c->state == STATE_AWAIT_EOF) {
+                end_connection(w, c);
+            } else {
+                fail_connection(w, c, phase() == PHASE_STOP ? &w->counters.unclean_closes : &w->counters.server_closed,
+                                "connection %u: recv: %s", c->id, strerror(error));
+            }
+            return 1;
+        }
+    }
+}
+
+static void handle_event(struct worker *w, struct epoll_event *event)
+{
+    if (!event->data.ptr) {
+        uint64_t ignored;
+        if (read(w->wake, &ignored, sizeof ignored) < 0 && errno != EAGAIN)
+            perror("tern-load: eventfd read");
+        return;
+    }
+    struct connection *c = event->data.ptr;
+    uint32_t events = event->events;
+    if (c->fd < 0)
+        return;
+    if (c->state == STATE_CONNECTING) {
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        int error = 0;
+        socklen_t length = sizeof error;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length);
+        if (error || (events & (EPOLLERR | EPOLLHUP))) {
+            fail_connection(w, c, &w->counters.connect_failed, "connect: %s", strerror(error ? error : ECONNRESET));
+            return;
+        }
+        send_handshake(w, c);
+        if (c->fd < 0)
+            return;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        if (receive(w, c, (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0))
+            return;
+    }
+    if (c->out_offset < c->out_length)
+        flush(w, c);
+}
+
+/* ---------- the worker loop ---------- */
+
+static void enter_phase(struct worker *w, int new_phase)
+{
+    if (new_phase == PHASE_RUN) {
+        w->ping_epoch = w->now;
+        for (uint32_t i = 0; i < w->count; i++) {
+            struct connection *c = &w->connections[i];
+            if (c->role == ROLE_ECHO && c->state == STATE_OPEN && !c->started) {
+                echo_start(w, c);
+                flush(w, c);
+            }
+        }
+    } else if (new_phase == PHASE_STOP) {
+        w->stop_seen_at = w->now;
+        for (uint32_t i = 0; i < w->count; i++) {
+            struct connection *c = &w->connections[i];
+            if (c->state == STATE_OPEN) {
+                send_close(w, c);
+                flush(w, c);
+            } else if (c->state == STATE_CONNECTING || c->state == STATE_HANDSHAKE) {
+                end_connection(w, c);
+            } else if (c->state == STATE_IDLE) {
+                c->state = STATE_DONE;
+            }
+        }
+        w->idle_count = 0;
+    }
+}
+
+static void open_more(struct worker *w, int current_phase)
+{
+    if (opt.mode == MODE_CONNECT) {
+        if (current_phase != PHASE_RUN)
+            return;
+        /* Bounded by the slots idle now: a slot whose socket() or connect() fails at once is idle again. */
+        for (uint32_t attempts = w->idle_count; attempts > 0 && w->idle_count > 0 && w->pending < opt.ramp; attempts--)
+            open_connection(w, &w->connections[w->idle[--w->idle_count]]);
+        return;
+    }
+    if (current_phase == PHASE_STOP)
+        return;
+    uint32_t requested = __atomic_load_n(&w->open_limit, __ATOMIC_ACQUIRE);
+    uint32_t limit = requested < w->count ? requested : w->count;
+    while (w->next_to_open < limit && w->pending < opt.ramp)
+        open_connection(w, &w->connections[w->next_to_open++]);
+    uint64_t ready_for = w->next_to_open >= limit && w->pending == 0 ? (uint64_t)requested + 1 : 0;
+    __atomic_store_n(&w->ready_for, ready_for, __ATOMIC_RELEASE);
+}
+
+static void send_due_pings(struct worker *w)
+{
+    if (opt.ping_interval <= 0 || w->count == 0)
+        return;
+    double elapsed = (double)(w->now - w->ping_epoch) / 1e9;
+    uint64_t due = (uint64_t)(elapsed / opt.ping_interval * w->count);
+    while (w->pings_issued < due) {
+        struct connection *c = &w->connections[w->pings_issued++ % w->count];
+        if (c->state != STATE_OPEN)
+            continue;
+        append_control(w, c, WS_PING, (const uint8_t *)&w->now, sizeof w->now);
+        bump(&w->counters.pings_sent, 1);
+        flush(w, c);
+    }
+}
+
+static void expire(struct worker *w)
+{
+    for (uint32_t i = 0; i < w->count; i++) {
+        struct connection *c = &w->connections[i];
+        if (c->fd < 0 || !c->deadline || w->now < c->deadline)
+            continue;
+        switch (c->state) {
+        case STATE_CONNECTING:
+            fail_connection(w, c, &w->counters.timeouts, "connect timed out after %g s", opt.connect_timeout);
+            break;
+        case STATE_HANDSHAKE:
+            fail_connection(w, c, &w->counters.timeouts, "no handshake response within %g s", opt.connect_timeout);
+            break;
+        case STATE_CLOSING:
+            fail_connection(w, c, &w->counters.timeouts, "no close frame from the server within %g s",
+                            opt.close_timeout);
+            break;
+        case STATE_AWAIT_EOF:
+            /* RFC 6455 7.1.1 lets the client close TCP itself when the server takes too long. */
+            bump(&w->counters.client_closed_tcp, 1);
+            if (c->role == ROLE_CYCLE && is_measuring())
+                bump(&w->counters.cycles, 1);
+            end_connection(w, c);
+            break;
+        default: break;
+        }
+    }
+}
+
+static void *worker_main(void *argument)
+{
+    struct worker *w = argument;
+    current = w;
+    struct epoll_event events[512];
+    uint64_t last_scan = 0;
+    for (;;) {
+        w->now = now_ns();
+        int current_phase = phase();
+        if (current_phase != w->seen_phase) {
+            enter_phase(w, current_phase);
+            w->seen_phase = current_phase;
+        }
+        open_more(w, current_phase);
+        if (current_phase == PHASE_RUN && opt.mode == MODE_HOLD)
+            send_due_pings(w);
+        if (w->now - last_scan >= SCAN_INTERVAL_NS) {
+            expire(w);
+            last_scan = w->now;
+        }
+        if (current_phase == PHASE_STOP &&
+            (w->active == 0 || w->now - w->stop_seen_at > (uint64_t)((opt.close_timeout + 1) * 1e9)))
+            break;
+        int count = epoll_wait(w->epoll, events, 512, 10);
+        if (count < 0 && errno != EINTR) {
+            perror("tern-load: epoll_wait");
+            exit(1);
+        }
+        w->now = now_ns();
+        for (int i = 0; i < count; i++)
+            handle_event(w, &events[i]);
+        if (w->publisher)
+            pump_publisher(w);
+    }
+    for (uint32_t i = 0; i < w->count; i++) {
+        struct connection *c = &w->connections[i];
+        if (c->fd >= 0)
+            fail_connection(w, c, &w->counters.unclean_closes, "connection %u still open at exit (state %d)", c->id,
+                            c->state);
+    }
+    return NULL;
+}
+
+/* ---------- options ---------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tern-load --mode echo|broadcast|connect|hold --port P [options]\n"
+            "\n"
+            "  --host H            target: a loopback address only (127.x.x.x or ::1; default 127.0.0.1)\n"
+            "  --port P            target port (required)\n"
+            "  --path PATH         request path (default /echo; /broadcast in broadcast mode)\n"
+            "  --conns N           echo: connections (100); broadcast: subscribers (1000);\n"
+            "                      connect: concurrent cycles (50); hold: idle connections (10000)\n"
+            "  --inflight P        echo: messages in flight per connection (1);\n"
+            "                      broadcast: messages not yet delivered to every subscriber (16)\n"
+            "  --size S            payload bytes, K/M/G suffixes allowed (echo 32, broadcast 64)\n"
+            "  --binary | --text   message type (text)\n"
+            "  --frame-size F      split each message into frames of F bytes (0 = one frame)\n"
+            "  --duration D        seconds measured (10)\n"
+            "  --warmup W          seconds run before measuring (1; hold 0)\n"
+            "  --messages M        stop once M messages (echo, broadcast deliveries) or cycles were measured\n"
+            "  --threads T         worker threads, each with its own epoll loop (1)\n"
+            "  --sources K         spread connections over source addresses 127.0.0.1..127.0.0.K\n"
+            "                      (default: enough for 20,000 connections each; connect mode 8)\n"
+            "  --server-pid PID    read the server's CPU time and memory from /proc/PID\n"
+            "  --ping-interval S   hold: seconds between pings on each connection (5; 0 = none)\n"
+            "  --settle S          hold: seconds to wait before reading the server's memory (2)\n"
+            "  --ramp R            connection attempts in progress at once per thread (256)\n"
+            "  --verify            compare every payload byte echoed or delivered with what was sent\n"
+            "  --connect-timeout S (10)   --close-timeout S (2)\n"
+            "\n"
+            "Prints a human summary and a final line `RESULT key=value ...` for scripts.\n"
+            "Exits 0 when the run had no errors, 2 when it had some, 1 on bad usage.\n");
+}
+
+static uint64_t parse_size(const char *text)
+{
+    char *end;
+    double value = strtod(text, &end);
+    uint64_t scale = 1;
+    if (*end == 'k' || *end == 'K')
+        scale = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        scale = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        scale = 1024ull * 1024 * 1024, end++;
+    if (*end == 'i' || *end == 'I')
+        end++;
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (end == text || *end || value < 0) {
+        fprintf(stderr, "tern-load: not a size: %s\n", text);
+        exit(1);
+    }
+    return (uint64_t)(value * (double)scale);
+}
+
+static double parse_number(const char *text, const char *option)
+{
+    char *end;
+    double value = strtod(text, &end);
+    if (end == text || *end || value < 0) {
+        fprintf(stderr, "tern-load: --%s needs a non-negative number, not %s\n", option, text);
+        exit(1);
+    }
+    return value;
+}
+
+static void parse_options(int argc, char **argv)
+{
+    enum {
+        O_MODE = 256, O_HOST, O_PORT, O_PATH, O_CONNS, O_INFLIGHT, O_SIZE, O_BINARY, O_TEXT, O_FRAME, O_DURATION,
+        O_WARMUP, O_MESSAGES, O_THREADS, O_SOURCES, O_PID, O_PING, O_SETTLE, O_RAMP, O_VERIFY, O_CONNECT_TIMEOUT,
+        O_CLOSE_TIMEOUT, O_HELP
+    };
+    static const struct option long_options[] = {
+        {"mode", required_argument, 0, O_MODE},
+        {"host", required_argument, 0, O_HOST},
+        {"port", required_argument, 0, O_PORT},
+        {"path", required_argument, 0, O_PATH},
+        {"conns", required_argument, 0, O_CONNS},
+        {"inflight", required_argument, 0, O_INFLIGHT},
+        {"size", required_argument, 0, O_SIZE},
+        {"binary", no_argument, 0, O_BINARY},
+        {"text", no_argument, 0, O_TEXT},
+        {"frame-size", required_argument, 0, O_FRAME},
+        {"duration", required_argument, 0, O_DURATION},
+        {"warmup", required_argument, 0, O_WARMUP},
+        {"messages", required_argument, 0, O_MESSAGES},
+        {"threads", required_argument, 0, O_THREADS},
+        {"sources", required_argument, 0, O_SOURCES},
+        {"server-pid", required_argument, 0, O_PID},
+        {"ping-interval", required_argument, 0, O_PING},
+        {"settle", required_argument, 0, O_SETTLE},
+        {"ramp", required_argument, 0, O_RAMP},
+        {"verify", no_argument, 0, O_VERIFY},
+        {"connect-timeout", required_argument, 0, O_CONNECT_TIMEOUT},
+        {"close-timeout", required_argument, 0, O_CLOSE_TIMEOUT},
+        {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0},
+    };
+    double connections = -1, inflight = -1, warmup = -1, sources = -1;
+    int64_t size = -1;
+    opt.host = "127.0.0.1";
+    opt.duration = 10;
+    opt.threads = 1;
+    opt.ping_interval = 5;
+    opt.settle = 2;
+    opt.ramp = 256;
+    opt.connect_timeout = 10;
+    opt.close_timeout = 2;
+    int option;
+    while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+        switch (option) {
+        case O_MODE: {
+            int found = 0;
+            for (int m = 0; m < 4; m++)
+                if (strcmp(optarg, mode_names[m]) == 0)
+                    opt.mode = (enum mode)m, found = 1;
+            if (!found) {
+                fprintf(stderr, "tern-load: unknown mode %s\n", optarg);
+                exit(1);
+            }
+            break;
+        }
+        case O_HOST: opt.host = optarg; break;
+        case O_PORT: opt.port = (int)parse_number(optarg, "port"); break;
+        case O_PATH: opt.path = optarg; break;
+        case O_CONNS: connections = parse_number(optarg, "conns"); break;
+        case O_INFLIGHT: inflight = parse_number(optarg, "inflight"); break;
+        case O_SIZE: size = (int64_t)parse_size(optarg); break;
+        case O_BINARY: opt.binary = 1; break;
+        case O_TEXT: opt.binary = 0; break;
+        case O_FRAME: opt.frame_size = parse_size(optarg); break;
+        case O_DURATION: opt.duration = parse_number(optarg, "duration"); break;
+        case O_WARMUP: warmup = parse_number(optarg, "warmup"); break;
+        case O_MESSAGES: opt.messages = (uint64_t)parse_number(optarg, "messages"); break;
+        case O_THREADS: opt.threads = (int)parse_number(optarg, "threads"); break;
+        case O_SOURCES: sources = parse_number(optarg, "sources"); break;
+        case O_PID: opt.server_pid = (int)parse_number(optarg, "server-pid"); break;
+        case O_PING: opt.ping_interval = parse_number(optarg, "ping-interval"); break;
+        case O_SETTLE: opt.settle = parse_number(optarg, "settle"); break;
+        case O_RAMP: opt.ramp = (uint32_t)parse_number(optarg, "ramp"); break;
+        case O_VERIFY: opt.verify = 1; break;
+        case O_CONNECT_TIMEOUT: opt.connect_timeout = parse_number(optarg, "connect-timeout"); break;
+        case O_CLOSE_TIMEOUT: opt.close_timeout = parse_number(optarg, "close-timeout"); break;
+        case O_HELP: usage(stdout); exit(0);
+        default: usage(stderr); exit(1);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tern-load: unexpected argument %s\n", argv[optind]);
+        exit(1);
+    }
+    if (opt.port <= 0 || opt.port > 65535) {
+        fprintf(stderr, "tern-load: --port is required (1-65535)\n");
+        usage(stderr);
+        exit(1);
+    }
+
+    static const uint32_t default_connections[] = {100, 1000, 50, 10000};
+    opt.connections = connections >= 0 ? (uint32_t)connections : default_connections[opt.mode];
+    opt.inflight = inflight >= 0 ? (uint32_t)inflight : (opt.mode == MODE_BROADCAST ? 16 : 1);
+    opt.size = size >= 0 ? (uint64_t)size : (opt.mode == MODE_BROADCAST ? 64 : 32);
+    opt.warmup = warmup >= 0 ? warmup : (opt.mode == MODE_HOLD ? 0 : 1);
+    if (!opt.path)
+        opt.path = opt.mode == MODE_BROADCAST ? "/broadcast" : "/echo";
+    opt.total_connections = opt.connections + (opt.mode == MODE_BROADCAST ? 1 : 0);
+
+    if (opt.connections < 1 || opt.connections > MAX_CONNECTIONS) {
+        fprintf(stderr, "tern-load: --conns must be 1..%u\n", MAX_CONNECTIONS);
+        exit(1);
+    }
+    if (opt.inflight < 1 || opt.inflight > MAX_INFLIGHT) {
+        fprintf(stderr, "tern-load: --inflight must be 1..%u\n", MAX_INFLIGHT);
+        exit(1);
+    }
+    if (opt.size > MAX_SIZE) {
+        fprintf(stderr, "tern-load: --size is at most 1 GiB\n");
+        exit(1);
+    }
+    if (opt.mode == MODE_BROADCAST && opt.size < BROADCAST_HEAD) {
+        fprintf(stderr, "tern-load: broadcast messages carry a %d-byte header: --size must be at least that\n",
+                BROADCAST_HEAD);
+        exit(1);
+    }
+    if (opt.threads < 1 || opt.threads > 256 || (uint32_t)opt.threads > opt.total_connections) {
+        fprintf(stderr, "tern-load: --threads must be 1..256 and no more than the connections\n");
+        exit(1);
+    }
+    if (opt.ramp < 1)
+        opt.ramp = 1;
+    if (opt.duration <= 0 || opt.duration > 86400) {
+        fprintf(stderr, "tern-load: --duration must be in (0, 86400]\n");
+        exit(1);
+    }
+    if (strlen(opt.path) > 512 || opt.path[0] != '/') {
+        fprintf(stderr, "tern-load: --path must start with / (and be short)\n");
+        exit(1);
+    }
+
+    /* Loopback only: this tool is for measuring a server on this machine, never for loading anyone else's. */
+    const char *host = strcmp(opt.host, "localhost") == 0 ? "127.0.0.1" : opt.host;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&opt.target;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&opt.target;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        if ((ntohl(v4->sin_addr.s_addr) >> 24) != 127) {
+            fprintf(stderr, "tern-load: refusing %s: only loopback targets (127.x.x.x, ::1) are allowed\n", host);
+            exit(1);
+        }
+        opt.family = v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)opt.port);
+        opt.target_length = sizeof *v4;
+        snprintf(opt.host_header, sizeof opt.host_header, "%s:%d", host, opt.port);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        if (!IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)) {
+            fprintf(stderr, "tern-load: refusing %s: only loopback targets (127.x.x.x, ::1) are allowed\n", host);
+            exit(1);
+        }
+        opt.family = v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)opt.port);
+        opt.target_length = sizeof *v6;
+        snprintf(opt.host_header, sizeof opt.host_header, "[::1]:%d", opt.port);
+    } else {
+        fprintf(stderr, "tern-load: --host must be a numeric loopback address, not %s\n", opt.host);
+        exit(1);
+    }
+
+    if (sources >= 1)
+        opt.sources = (uint32_t)sources;
+    else if (opt.mode == MODE_CONNECT)
+        opt.sources = 8;
+    else
+        opt.sources = (opt.total_connections + 19999) / 20000;
+    if (opt.sources > 254)
+        opt.sources = 254;
+    if (opt.family == AF_INET6)
+        opt.sources = 1; /* ::1 is the only IPv6 loopback address */
+}
+
+/* ---------- main ---------- */
+
+static void raise_file_limit(uint64_t needed)
+{
+    struct rlimit limit;
+    getrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur >= needed)
+        return;
+    if (limit.rlim_max < needed) {
+        struct rlimit wanted = {needed, needed}; /* works with CAP_SYS_RESOURCE */
+        if (setrlimit(RLIMIT_NOFILE, &wanted) == 0)
+            return;
+    }
+    limit.rlim_cur = limit.rlim_max < needed ? limit.rlim_max : needed;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur < needed) {
+        fprintf(stderr, "tern-load: %llu connections need %llu file descriptors but the limit is %llu (ulimit -n)\n",
+                (unsigned long long)opt.total_connections, (unsigned long long)needed,
+                (unsigned long long)limit.rlim_cur);
+        exit(1);
+    }
+}
+
+static void setup_workers(void)
+{
+    workers = calloc((size_t)opt.threads, sizeof *workers);
+    for (int i = 0; i < opt.threads; i++) {
+        struct worker *w = &workers[i];
+        w->index = i;
+        w->epoll = epoll_create1(EPOLL_CLOEXEC);
+        w->count = (opt.total_connections - (uint32_t)i + (uint32_t)opt.threads - 1) / (uint32_t)opt.threads;
+        w->open_limit = w->count;
+        w->connections = calloc(w->count, sizeof *w->connections);
+        w->read_buffer = malloc(READ_BUFFER_SIZE);
+        w->latency = calloc(1, sizeof *w->latency);
+        w->idle = calloc(w->count, sizeof *w->idle);
+        w->seen_phase = PHASE_CONNECT;
+        if (getrandom(&w->rng, sizeof w->rng, 0) != sizeof w->rng) {
+            perror("tern-load: getrandom");
+            exit(1);
+        }
+        if (w->epoll < 0 || !w->connections || !w->read_buffer || !w->latency || !w->idle) {
+            fprintf(stderr, "tern-load: cannot set up worker %d\n", i);
+            exit(1);
+        }
+        for (uint32_t j = 0; j < w->count; j++) {
+            struct connection *c = &w->connections[j];
+            c->fd = -1;
+            c->id = j * (uint32_t)opt.threads + (uint32_t)i;
+            switch (opt.mode) {
+            case MODE_ECHO:
+                c->role = ROLE_ECHO;
+                c->sent_at = calloc(opt.inflight, sizeof *c->sent_at);
+                if (!c->sent_at) {
+                    fprintf(stderr, "tern-load: out of memory\n");
+                    exit(1);
+                }
+                break;
+            case MODE_BROADCAST: c->role = c->id == 0 ? ROLE_PUBLISHER : ROLE_SUBSCRIBER; break;
+            case MODE_CONNECT: c->role = ROLE_CYCLE; break;
+            case MODE_HOLD: c->role = ROLE_HOLD; break;
+            }
+            if (opt.mode == MODE_CONNECT)
+                w->idle[w->idle_count++] = w->count - 1 - j; /* popped from the end: lowest index first */
+        }
+        if (opt.mode == MODE_BROADCAST && i == 0) {
+            w->publisher = &w->connections[0];
+            w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+            struct epoll_event event = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
+            epoll_ctl(w->epoll, EPOLL_CTL_ADD, w->wake, &event);
+        }
+    }
+    if (opt.mode == MODE_BROADCAST)
+        delivery_counts = calloc(opt.inflight, sizeof *delivery_counts);
+}
+
+static void sleep_seconds(double seconds)
+{
+    if (seconds <= 0)
+        return;
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+static int all_ready(uint32_t per_worker)
+{
+    for (int i = 0; i < opt.threads; i++)
+        if (__atomic_load_n(&workers[i].ready_for, __ATOMIC_ACQUIRE) != (uint64_t)per_worker + 1)
+            return 0;
+    return 1;
+}
+
+static uint64_t total_opened(void)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < opt.threads; i++)
+        sum += peek(&workers[i].counters.opened);
+    return sum;
+}
+
+/* Opens up to `per_worker` connections on each worker and waits until every attempt has ended one way or the
+ * other (each is bounded by --connect-timeout). */
+static void open_connections(uint32_t per_worker)
+{
+    for (int i = 0; i < opt.threads; i++)
+        __atomic_store_n(&workers[i].open_limit, per_worker, __ATOMIC_RELEASE);
+    uint64_t give_up = now_ns() + (uint64_t)((opt.connect_timeout + 5) * 1e9) * (1 + opt.total_connections / 1000);
+    sleep_seconds(0.01);
+    while (!all_ready(per_worker) && now_ns() < give_up)
+        sleep_seconds(0.01);
+}
+
+static void print_latency(const char *label, const struct histogram *h)
+{
+    if (h->count == 0) {
+        printf("%-12s none recorded\n", label);
+        return;
+    }
+    printf("%-12s p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms  (%llu samples)\n", label,
+           histogram_quantile(h, 0.5) / 1e6, histogram_quantile(h, 0.99) / 1e6, histogram_quantile(h, 0.999) / 1e6,
+           h->max / 1e6, (unsigned long long)h->count);
+}
+
+static void print_count(const char *label, uint64_t value)
+{
+    if (value)
+        printf(" %s %llu", label, (unsigned long long)value);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    parse_options(argc, argv);
+    raise_file_limit((uint64_t)opt.total_connections + 64);
+
+    uint64_t fill_size = opt.size > HEAD_CAPACITY ? opt.size : HEAD_CAPACITY;
+    fill = malloc(fill_size);
+    if (!fill) {
+        fprintf(stderr, "tern-load: out of memory for a %llu-byte message\n", (unsigned long long)fill_size);
+        exit(1);
+    }
+    for (uint64_t i = 0; i < fill_size; i++)
+        fill[i] = (uint8_t)('a' + i % 26); /* ASCII, so text messages are valid UTF-8 */
+
+    setup_workers();
+
+    printf("tern-load %s ws://%s%s  ", mode_names[opt.mode], opt.host_header, opt.path);
+    switch (opt.mode) {
+    case MODE_ECHO:
+        printf("%u connections x %u in flight, %llu B %s", opt.connections, opt.inflight,
+               (unsigned long long)opt.size, opt.binary ? "binary" : "text");
+        break;
+    case MODE_BROADCAST:
+        printf("1 publisher -> %u subscribers, window %u, %llu B %s", opt.connections, opt.inflight,
+               (unsigned long long)opt.size, opt.binary ? "binary" : "text");
+        break;
+    case MODE_CONNECT: printf("%u concurrent connect+handshake+close cycles", opt.connections); break;
+    case MODE_HOLD: printf("%u idle connections, a ping every %g s each", opt.connections, opt.ping_interval); break;
+    }
+    printf(", %d thread%s, %u source address%s, %g s after %g s warm-up\n", opt.threads, opt.threads > 1 ? "s" : "",
+           opt.sources, opt.sources > 1 ? "es" : "", opt.duration, opt.warmup);
+
+    int64_t rss_before = -1, rss_warm = -1, rss_open = -1, rss_end = -1;
+    uint64_t warm_connections = 0;
+    if (opt.mode == MODE_HOLD && opt.server_pid > 0)
+        rss_before = process_rss_kib(opt.server_pid);
+    if (opt.mode != MODE_CONNECT)
+        for (int i = 0; i < opt.threads; i++)
+            workers[i].open_limit = 0;
+
+    for (int i = 0; i < opt.threads; i++)
+        pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+
+    uint64_t connect_started = now_ns();
+    if (opt.mode != MODE_CONNECT) {
+        if (opt.mode == MODE_HOLD && opt.server_pid > 0) {
+            /* A first few connections pay for the server's one-time costs (code compiled on first use, pools
+             * allocated): memory per connection is measured from after them. */
+            uint32_t warm_total = opt.connections / 10 < 100 ? opt.connections / 10 : 100;
+            open_connections((warm_total + (uint32_t)opt.threads - 1) / (uint32_t)opt.threads);
+            sleep_seconds(opt.settle / 2);
+            warm_connections = total_opened();
+            rss_warm = process_rss_kib(opt.server_pid);
+        }
+        open_connections(UINT32_MAX);
+        double took = (double)(now_ns() - connect_started) / 1e9;
+        uint64_t opened = total_opened();
+        printf("connections  %llu open of %u in %.2f s\n", (unsigned long long)opened, opt.total_connections, took);
+        if (opt.mode == MODE_HOLD && opt.server_pid > 0) {
+            sleep_seconds(opt.settle);
+            rss_open = process_rss_kib(opt.server_pid);
+        }
+    }
+
+    __atomic_store_n(&run_phase, PHASE_RUN, __ATOMIC_RELEASE);
+    sleep_seconds(opt.warmup);
+
+    double own_cpu_start = own_cpu_seconds();
+    double server_cpu_start = opt.server_pid > 0 ? process_cpu_seconds(opt.server_pid) : -1;
+    uint64_t measure_start = now_ns();
+    __atomic_store_n(&measuring, 1, __ATOMIC_RELEASE);
+    uint64_t measure_end;
+    for (;;) {
+        sleep_seconds(0.01);
+        measure_end = now_ns();
+        if ((double)(measure_end - measure_start) / 1e9 >= opt.duration)
+            break;
+        if (opt.messages) {
+            uint64_t done = 0;
+            for (int i = 0; i < opt.threads; i++)
+                done += peek(&workers[i].counters.received) + peek(&workers[i].counters.cycles);
+            if (done >= opt.messages)
+                break;
+        }
+        if (opt.mode == MODE_CONNECT && measure_end - measure_start > 1000000000ull && total_opened() == 0)
+            break; /* not one handshake in a second: the server is not there */
+        if (opt.mode != MODE_CONNECT) {
+            uint32_t active = 0;
+            for (int i = 0; i < opt.threads; i++)
+                active += __atomic_load_n(&workers[i].active, __ATOMIC_RELAXED);
+            if (active == 0)
+                break; /* every connection is gone: nothing left to measure */
+        }
+    }
+    __atomic_store_n(&measuring, 0, __ATOMIC_RELEASE);
+    double own_cpu = own_cpu_seconds() - own_cpu_start;
+    double server_cpu = opt.server_pid > 0 ? process_cpu_seconds(opt.server_pid) - server_cpu_start : -1;
+    if (server_cpu_start < 0)
+        server_cpu = -1;
+    double elapsed = (double)(measure_end - measure_start) / 1e9;
+    if (opt.mode == MODE_HOLD && opt.server_pid > 0)
+        rss_end = process_rss_kib(opt.server_pid);
+
+    __atomic_store_n(&run_phase, PHASE_STOP, __ATOMIC_RELEASE);
+    for (int i = 0; i < opt.threads; i++)
+        pthread_join(workers[i].thread, NULL);
+
+    struct counters total = {0};
+    struct histogram *latency = calloc(1, sizeof *latency);
+    const char *first_error = "";
+    for (int i = 0; i < opt.threads; i++) {
+        const struct counters *c = &workers[i].counters;
+        const uint64_t *from = (const uint64_t *)c;
+        uint64_t *to = (uint64_t *)&total;
+        for (size_t k = 0; k < sizeof total / sizeof(uint64_t); k++)
+            to[k] += from[k];
+        histogram_merge(latency, workers[i].latency);
+        if (!first_error[0] && workers[i].first_error[0])
+            first_error = workers[i].first_error;
+    }
+    uint64_t errors = total.connect_failed + total.handshake_failed + total.protocol_errors + total.server_closed +
+                      total.verify_failed + total.timeouts + total.unclean_closes;
+
+    uint64_t work_items = opt.mode == MODE_CONNECT ? total.cycles : total.received;
+    double rate = elapsed > 0 ? (double)work_items / elapsed : 0;
+    double megabytes = elapsed > 0 ? (double)total.received_bytes / 1e6 / elapsed : 0;
+    switch (opt.mode) {
+    case MODE_ECHO:
+        printf("messages     %llu echoed in %.2f s: %.0f msg/s, %.2f MB/s\n", (unsigned long long)total.received,
+               elapsed, rate, megabytes);
+        print_latency("latency", latency);
+        break;
+    case MODE_BROADCAST:
+        printf("deliveries   %llu in %.2f s: %.0f deliveries/s, %.2f MB/s (%llu messages published, %.0f/s)\n",
+               (unsigned long long)total.received, elapsed, rate, megabytes, (unsigned long long)total.sent,
+               total.sent / elapsed);
+        print_latency("delivery", latency);
+        break;
+    case MODE_CONNECT:
+        printf("cycles       %llu connect+handshake+close in %.2f s: %.0f/s\n", (unsigned long long)total.cycles,
+               elapsed, rate);
+        print_latency("handshake", latency);
+        break;
+    case MODE_HOLD:
+        printf("held         %llu connections for %.2f s; %llu pings, %llu pongs\n", (unsigned long long)total.opened,
+               elapsed, (unsigned long long)total.pings_sent, (unsigned long long)total.pongs);
+        print_latency("ping rtt", latency);
+        break;
+    }
+    printf("errors       %llu", (unsigned long long)errors);
+    print_count("connect", total.connect_failed);
+    print_count("handshake", total.handshake_failed);
+    print_count("protocol", total.protocol_errors);
+    print_count("server-closed", total.server_closed);
+    print_count("verify", total.verify_failed);
+    print_count("timeouts", total.timeouts);
+    print_count("unclean-close", total.unclean_closes);
+    if (first_error[0])
+        printf("  (first: %s)", first_error);
+    printf("\n");
+    if (total.server_pings || total.client_closed_tcp)
+        printf("notes        server pings answered %llu; connections the server left open after the close "
+               "handshake %llu\n",
+               (unsigned long long)total.server_pings, (unsigned long long)total.client_closed_tcp);
+
+    /* Per message as well as per second: the load generator must cost less per message than the server, or
+     * the run measures the load generator. */
+    double per_item = work_items ? 1e6 / (double)work_items : 0;
+    printf("cpu          load generator %.2f s = %.0f%% of a core", own_cpu, 100 * own_cpu / elapsed);
+    if (work_items)
+        printf(" (%.2f us per %s)", own_cpu * per_item, opt.mode == MODE_CONNECT ? "cycle" : "message");
+    if (server_cpu >= 0) {
+        printf("; server %.2f s = %.0f%%", server_cpu, 100 * server_cpu / elapsed);
+        if (work_items)
+            printf(" (%.2f us)", server_cpu * per_item);
+    }
+    printf("\n");
+
+    double kib_per_connection = -1, kib_per_connection_open = -1;
+    if (opt.mode == MODE_HOLD && rss_warm >= 0 && rss_open >= 0 && rss_end >= 0) {
+        uint64_t counted = total.opened > warm_connections ? total.opened - warm_connections : 0;
+        if (counted) {
+            kib_per_connection_open = (double)(rss_open - rss_warm) / (double)counted;
+            kib_per_connection = (double)(rss_end - rss_warm) / (double)counted;
+        }
+        printf("server rss   %lld KiB before, %lld KiB with %llu connections, %lld KiB with all open, %lld KiB after "
+               "the hold\n",
+               (long long)rss_before, (long long)rss_warm, (unsigned long long)warm_connections, (long long)rss_open,
+               (long long)rss_end);
+        printf("memory       %.2f KiB per connection after the hold (%.2f KiB right after opening), "
+               "over the last %llu connections\n",
+               kib_per_connection, kib_per_connection_open, (unsigned long long)counted);
+    }
+
+    printf("RESULT mode=%s conns=%u inflight=%u size=%llu opened=%llu seconds=%.3f rate=%.1f mbps=%.3f "
+           "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu load_cpu_pct=%.1f server_cpu_pct=%.1f "
+           "kib_per_conn=%.3f kib_per_conn_open=%.3f\n",
+           mode_names[opt.mode], opt.connections, opt.inflight, (unsigned long long)opt.size,
+           (unsigned long long)total.opened, elapsed, rate, megabytes, histogram_quantile(latency, 0.5) / 1e3,
+           histogram_quantile(latency, 0.99) / 1e3, histogram_quantile(latency, 0.999) / 1e3, latency->max / 1e3,
+           (unsigned long long)errors, 100 * own_cpu / elapsed, server_cpu >= 0 ? 100 * server_cpu / elapsed : -1.0,
+           kib_per_connection, kib_per_connection_open);
+    free(latency);
+    return errors || total.opened == 0 ? 2 : 0;
+}

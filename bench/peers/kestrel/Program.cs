@@ -1,0 +1,28 @@
+// The benchmark peer on Kestrel + System.Net.WebSockets, written the way a .NET user would write it:
+// /echo sends every message back; /broadcast sends every message it receives to every /broadcast connection,
+// sender included, through one send queue per connection (a WebSocket allows one send at a time).
+//
+// Usage: Tern.Bench.Kestrel --port P [--ping-interval SECONDS]
+using System.Net;
+using Tern.Bench.Kestrel;
+
+var port = CommandLine.Port(args);
+var webSocketOptions = CommandLine.WebSocketOptions(args);
+
+var builder = WebApplication.CreateSlimBuilder();
+builder.Logging.ClearProviders();
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.AddServerHeader = false;
+    kestrel.Listen(IPAddress.Loopback, port);
+});
+
+var app = builder.Build();
+app.UseWebSockets(webSocketOptions);
+
+var hub = new BroadcastHub();
+app.Map("/echo", context => WebSocketEndpoints.EchoAsync(context));
+app.Map("/broadcast", context => WebSocketEndpoints.BroadcastAsync(context, hub));
+
+Console.WriteLine($"kestrel on 127.0.0.1:{port}");
+await app.RunAsync();

@@ -1,0 +1,84 @@
+using Tern.Chat.Hub;
+
+namespace Tern.Chat.Tests.Support;
+
+/// <summary>A real Tern.Chat on 127.0.0.1 with its own SQLite file, that can be stopped and started again on the same port.</summary>
+public sealed class ChatServer : IAsyncDisposable
+{
+    private readonly string _directory;
+    private readonly Action<ChatHubOptions>? _configure;
+
+    private ChatServer(string directory, Action<ChatHubOptions>? configure)
+    {
+        _directory = directory;
+        _configure = configure;
+    }
+
+    public ChatApp App { get; private set; } = null!;
+
+    public int Port { get; private set; }
+
+    public string DatabasePath => Path.Combine(_directory, "chat.db");
+
+    public Uri Url => new($"http://127.0.0.1:{Port}/");
+
+    public Uri WebSocketUrl => new($"ws://127.0.0.1:{Port}/chat");
+
+    public static async Task<ChatServer> StartAsync(Action<ChatHubOptions>? configure = null)
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "tern-chat-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var server = new ChatServer(directory, configure);
+        await server.StartAppAsync(port: 0);
+        return server;
+    }
+
+    /// <summary>Stops the chat, as Ctrl+C would.</summary>
+    public Task StopAsync() => App.StopAsync();
+
+    /// <summary>Starts the chat again on the same port with the same database (after <see cref="StopAsync"/>).</summary>
+    public async Task StartAgainAsync()
+    {
+        // Right after a stop the port can briefly refuse to bind again on some systems; retry for a moment.
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await StartAppAsync(Port);
+                return;
+            }
+            catch (Exception e) when (attempt < 50 && ChatApp.FindSocketError(e) is not null)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        await StartAgainAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task StartAppAsync(int port)
+    {
+        var options = new ChatOptions { Host = "127.0.0.1", Port = port, DatabasePath = DatabasePath };
+        options.Hub.ReconnectGrace = TimeSpan.FromSeconds(5);
+        options.Hub.RoomListDelay = TimeSpan.FromMilliseconds(100);
+        _configure?.Invoke(options.Hub);
+        App = await ChatApp.StartAsync(options);
+        Port = App.EndPoints[0].Port;
+    }
+}

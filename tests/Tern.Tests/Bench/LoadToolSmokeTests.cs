@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Tern.Tests.TestSupport;
+
+namespace Tern.Tests.Bench;
+
+/// <summary>
+/// A second-long run of each mode of the load generator (bench/Tern.Load) against an in-process Tern server, so the
+/// tool keeps building and working. Not a benchmark: nothing here measures speed.
+/// </summary>
+public class LoadToolSmokeTests
+{
+    private static readonly Lazy<string> Tool = new(BuildTool);
+
+    private static string RepositoryRoot()
+    {
+        string? directory = AppContext.BaseDirectory;
+        while (directory is not null && !File.Exists(Path.Combine(directory, "Tern.slnx")))
+        {
+            directory = Path.GetDirectoryName(directory);
+        }
+
+        return directory ?? throw new InvalidOperationException("Tern.slnx not found above the test directory.");
+    }
+
+    private static string BuildTool()
+    {
+        string directory = Path.Combine(RepositoryRoot(), "bench", "Tern.Load");
+        (int exit, string output) = Run("make", $"-C {directory} -s test", TimeSpan.FromMinutes(2));
+        Assert.True(exit == 0, $"make test failed:\n{output}");
+        return Path.Combine(directory, "bin", "tern-load");
+    }
+
+    private static (int Exit, string Output) Run(string file, string arguments, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using Process process = Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{file} {arguments} did not finish within {timeout}");
+        }
+
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    private static async Task<TestServer> StartEchoAndBroadcastAsync() =>
+        await TestServer.StartAsync(server =>
+        {
+            server.Map("/broadcast", async (connection, ct) =>
+            {
+                await foreach (WebSocketMessage message in connection.ReadMessagesAsync(ct))
+                {
+                    IEnumerable<WebSocketConnection> subscribers = server.Connections.Where(c => c.Path == "/broadcast");
+                    await (message.IsText
+                        ? server.BroadcastTextAsync(message.Data, subscribers, ct)
+                        : server.BroadcastBinaryAsync(message.Data, subscribers, ct));
+                }
+            });
+            TestServer.MapEcho(server);
+        }, options => options.MaxMessageSize = 4 * 1024 * 1024);
+
+    [Theory]
+    [InlineData("--mode echo --conns 4 --inflight 4 --size 32 --verify")]
+    [InlineData("--mode echo --conns 2 --size 1M --binary --frame-size 64K --verify")]
+    [InlineData("--mode broadcast --conns 20 --size 64 --verify")]
+    [InlineData("--mode connect --conns 4")]
+    [InlineData("--mode hold --conns 50 --ping-interval 0.2 --settle 0.2")]
+    public async Task Each_mode_runs_without_errors(string arguments)
+    {
+        string tool = Tool.Value;
+        await using TestServer server = await StartEchoAndBroadcastAsync();
+        int pid = Environment.ProcessId;
+        (int exit, string output) = await Task.Run(() =>
+            Run(tool, $"{arguments} --port {server.Port} --duration 1 --warmup 0 --server-pid {pid}", TimeSpan.FromSeconds(60)));
+        Assert.True(exit == 0, $"tern-load {arguments} exited {exit}:\n{output}");
+        string result = output.Split('\n').Last(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
+        Assert.Contains("errors=0", result);
+    }
+}

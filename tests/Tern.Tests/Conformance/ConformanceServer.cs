@@ -1,0 +1,129 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Tern.Tests.TestSupport;
+
+namespace Tern.Tests.Conformance;
+
+/// <summary>
+/// The server under test for one category: Tern's echo (every text and binary message sent back unchanged, as the
+/// Autobahn TestSuite expects) on 127.0.0.1, with a 16 MiB message limit so that case 9.1.6 sits exactly on it, a long
+/// close timeout, and its log captured.
+/// </summary>
+public class ConformanceServer : IAsyncLifetime
+{
+    public const long MaxMessageSize = 16 * 1024 * 1024;
+
+    private TestServer? _server;
+
+    internal CapturingLoggerFactory Logs { get; } = new();
+
+    internal WebSocketServer Server => _server!.Server;
+
+    internal int Port => _server!.Port;
+
+    public async Task InitializeAsync()
+    {
+        _server = await TestServer.StartAsync(Configure, options =>
+        {
+            options.MaxMessageSize = MaxMessageSize;
+            options.LoggerFactory = Logs;
+
+            // Far longer than any case waits, so a server that only closes TCP when this timeout expires fails the
+            // case instead of passing by a race.
+            options.CloseTimeout = TimeSpan.FromSeconds(30);
+            ConfigureOptions(options);
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+
+    private protected virtual void Configure(WebSocketServer server) => TestServer.MapEcho(server);
+
+    private protected virtual void ConfigureOptions(WebSocketServerOptions options)
+    {
+    }
+}
+
+/// <summary>
+/// Base of the case classes. After every case it checks what the server did on its side: the connection left the
+/// server's registry (nothing leaked, whatever the client sent) and nothing was logged at Error level (no unhandled
+/// exception).
+/// </summary>
+public abstract class ConformanceCases<TServer> : IClassFixture<TServer>, IAsyncLifetime
+    where TServer : ConformanceServer
+{
+    protected ConformanceCases(TServer server)
+    {
+        Fixture = server;
+    }
+
+    protected TServer Fixture { get; }
+
+    private protected int Port => Fixture.Port;
+
+    /// <summary>Connects and completes the handshake.</summary>
+    private protected Task<RawClient> OpenAsync(string path = "/", params string[] extraHeaders) => RawClient.OpenAsync(Port, path, extraHeaders);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await TestServer.WaitUntilAsync(() => Fixture.Server.ConnectionCount == 0, seconds: 10,
+            because: "the server to release every connection of the case");
+        string[] errors = Fixture.Logs.TakeErrors();
+        Assert.True(errors.Length == 0, "The server logged errors:\n" + string.Join("\n", errors));
+    }
+}
+
+/// <summary>Keeps what the server logs at Warning and above; silent otherwise.</summary>
+internal sealed class CapturingLoggerFactory : ILoggerFactory
+{
+    private readonly ConcurrentQueue<(LogLevel Level, string Text)> _entries = new();
+
+    /// <summary>Returns the Error and Critical entries logged since the last call, and forgets all entries.</summary>
+    public string[] TakeErrors()
+    {
+        var errors = new List<string>();
+        while (_entries.TryDequeue(out (LogLevel Level, string Text) entry))
+        {
+            if (entry.Level >= LogLevel.Error)
+            {
+                errors.Add(entry.Text);
+            }
+        }
+
+        return [.. errors];
+    }
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void AddProvider(ILoggerProvider provider)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturingLoggerFactory owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                owner._entries.Enqueue((logLevel, $"{logLevel} {category}: {formatter(state, exception)} {exception}"));
+            }
+        }
+    }
+}
