@@ -113,12 +113,53 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
         await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
     }
 
-    private async Task<ChildProcessResult> RunCaseAsync(EchoServer server, string caseName)
+    [Fact]
+    public async Task IPv6_loopback_serves_ws()
+    {
+        await using EchoServer server = await EchoServer.StartAsync(o =>
+        {
+            o.EndPoints.Clear();
+            o.EndPoints.Add(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 0));
+        });
+        Assert.StartsWith("ws://[::1]:", server.Uri.ToString());
+        await RunCaseAsync(server, "binary-65536");
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Fact]
+    public async Task Server_shutdown_reaches_ws_as_1001()
+    {
+        await using EchoServer server = await EchoServer.StartAsync();
+        Task<ChildProcessResult> client = RunCaseAsync(server, "await-server-close", new() { ["TERN_EXPECT_CLOSE"] = "1001" });
+        await TestServer.WaitUntilAsync(() => server.ConnectionCount == 1 || client.IsCompleted, seconds: 30, because: "ws to connect");
+        await server.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        ChildProcessResult result = await client;
+        Assert.Contains("\"code\":1001", result.StandardOutput);
+        // ws answers the close; Tern records the answer.
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.GoingAway, "Server shutting down");
+    }
+
+    [Theory]
+    [InlineData(401)]
+    [InlineData(403)]
+    public async Task Handshake_refusals_reach_ws_with_their_status(int status)
+    {
+        await using EchoServer server = await EchoServer.StartAsync(o => o.OnHandshake = (context, ct) =>
+        {
+            context.Reject(status, "Refused by the interop test.");
+            return ValueTask.CompletedTask;
+        });
+        ChildProcessResult result = await RunCaseAsync(server, "refused", new() { ["TERN_EXPECT_STATUS"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        Assert.Contains("Refused by the interop test.", result.StandardOutput);
+    }
+
+    private async Task<ChildProcessResult> RunCaseAsync(EchoServer server, string caseName, Dictionary<string, string>? environment = null)
     {
         node.EnsureReady();
         output.WriteLine($"node {node.NodeVersion}, ws {node.WsVersion}, case {caseName}");
-        ChildProcessResult result = await ChildProcess.RunAsync("node", ["client.js", caseName, server.Uri.ToString()], node.Directory, CaseTimeout,
-            new Dictionary<string, string> { ["TERN_CASE_TIMEOUT_MS"] = ((int)(CaseTimeout.TotalMilliseconds * 0.9)).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        environment ??= new Dictionary<string, string>();
+        environment["TERN_CASE_TIMEOUT_MS"] = ((int)(CaseTimeout.TotalMilliseconds * 0.9)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        ChildProcessResult result = await ChildProcess.RunAsync("node", ["client.js", caseName, server.Uri.ToString()], node.Directory, CaseTimeout, environment);
         output.WriteLine(result.ToString());
         JsonElement? verdict = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => JsonDocument.Parse(line).RootElement)
@@ -149,7 +190,19 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
 
         public RecordingLoggerFactory Log { get; }
 
-        public Uri Uri => _server.Uri("/interop");
+        public Uri Uri
+        {
+            get
+            {
+                System.Net.IPEndPoint endPoint = _server.Server.LocalEndPoints[0];
+                string host = endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+                return new Uri($"ws://{host}:{endPoint.Port}/interop");
+            }
+        }
+
+        public int ConnectionCount => _server.Server.ConnectionCount;
+
+        public Task StopAsync() => _server.Server.StopAsync();
 
         public static async Task<EchoServer> StartAsync(Action<WebSocketServerOptions>? configure = null)
         {

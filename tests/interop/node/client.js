@@ -207,6 +207,35 @@ const cases = {
     return '1000 pipelined messages echoed in order';
   },
 
+  // Connects and waits for the server to close (the test stops the server): expects TERN_EXPECT_CLOSE.
+  async 'await-server-close'() {
+    const ws = await connect();
+    const expected = Number(process.env.TERN_EXPECT_CLOSE || 1001);
+    const closed = await ws.closed;
+    if (closed.code !== expected) throw new Error(`expected close ${expected}, got ${closed.code} "${closed.reason}"`);
+    return `server closed with ${closed.code} "${closed.reason}"`;
+  },
+
+  // The handshake must be refused with TERN_EXPECT_STATUS; ws reports the response it got instead of a 101.
+  async refused() {
+    const expected = Number(process.env.TERN_EXPECT_STATUS);
+    const status = await new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.on('unexpected-response', (request, response) => {
+        let body = '';
+        response.on('data', (chunk) => { body += chunk; });
+        response.on('end', () => {
+          report({ event: 'refused', status: response.statusCode, body });
+          resolve(response.statusCode);
+        });
+      });
+      ws.on('open', () => reject(new Error('the handshake was accepted')));
+      ws.on('error', (error) => report({ event: 'error', message: String(error && error.message) }));
+    });
+    if (status !== expected) throw new Error(`expected status ${expected}, got ${status}`);
+    return `handshake refused with ${status}`;
+  },
+
   // Offers two subprotocols; the test's server speaks the second.
   async subprotocol() {
     const ws = await connect({ protocols: ['chat.v2', 'chat.v1'] });
