@@ -495,7 +495,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     {
         lock (_sendLock)
         {
-            if (_state != WebSocketConnectionState.Open)
+            if (!IsOpenLocked())
             {
                 if (throwIfClosed)
                 {
@@ -507,6 +507,20 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
             WriteFrameLocked(opcode, payload);
         }
+    }
+
+    /// <summary>Whether frames may still be sent; notices a transport that failed while nobody was reading.</summary>
+    private bool IsOpenLocked()
+    {
+        if (_state == WebSocketConnectionState.Open && _io.Aborted.IsCancellationRequested)
+        {
+            // The send loop hit a reset (or the connection was dropped) and no reader has seen the end of the stream
+            // yet: without this, a handler that only sends would see every send succeed, forever, on a dead socket.
+            _state = WebSocketConnectionState.Closed;
+            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was dropped without a close frame.");
+        }
+
+        return _state == WebSocketConnectionState.Open;
     }
 
     private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload)
@@ -565,7 +579,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     {
         lock (_sendLock)
         {
-            if (_state != WebSocketConnectionState.Open)
+            if (!IsOpenLocked())
             {
                 return false;
             }
