@@ -68,6 +68,34 @@ public sealed class VanishingClientTests
     }
 
     [Fact]
+    public async Task A_handler_that_only_sends_learns_that_its_peer_reset()
+    {
+        var handlerEnded = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using TestServer server = await TestServer.StartAsync(s => s.Map("/", async (connection, _) =>
+        {
+            try
+            {
+                // A ticker that pushes updates and never reads, ignoring the token: only the sends can tell it.
+                while (true)
+                {
+                    await connection.SendTextAsync("tick", CancellationToken.None);
+                    await Task.Delay(1);
+                }
+            }
+            catch (Exception e)
+            {
+                handlerEnded.TrySetResult(e);
+            }
+        }), o => o.KeepAliveInterval = TimeSpan.Zero);
+        RawPeer peer = await RawPeer.ConnectWebSocketAsync(server.Port);
+        Assert.Equal((byte)0x1, (await peer.ReadFrameAsync())?.Opcode);
+        peer.Reset();
+        Exception ended = await handlerEnded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.IsType<WebSocketClosedException>(ended);
+        await TestServer.WaitUntilAsync(() => server.Server.ConnectionCount == 0, seconds: 5);
+    }
+
+    [Fact]
     public async Task A_reset_connection_leaves_the_registry_even_while_its_handler_ignores_cancellation()
     {
         var stuck = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
