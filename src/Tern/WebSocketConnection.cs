@@ -37,7 +37,9 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private readonly long _maxSendQueue;
     private readonly TimeSpan _closeTimeout;
     private readonly object _sendLock = new();
-    private readonly TaskCompletionSource _peerCloseSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _peerCloseSeen;
+    private TaskCompletionSource? _peerCloseWaiter;
+    private Dictionary<string, object?>? _items;
     private WebSocketConnectionState _state = WebSocketConnectionState.Open;
     private WebSocketCloseInfo? _closeInfo;
     private WebSocketMessage _received;
@@ -96,7 +98,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     public string? Subprotocol { get; }
 
     /// <summary>Application data: what the handshake hook stored, and whatever the application adds. Not synchronized.</summary>
-    public IDictionary<string, object?> Items { get; } = new Dictionary<string, object?>();
+    public IDictionary<string, object?> Items => _items ??= new Dictionary<string, object?>();
 
     /// <summary>Where the connection is in its closing handshake.</summary>
     public WebSocketConnectionState State
@@ -272,14 +274,14 @@ public sealed class WebSocketConnection : IAsyncDisposable
         {
             try
             {
-                await _peerCloseSeen.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+                await WaitForPeerCloseAsync().WaitAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
             }
         }
 
-        if (!_peerCloseSeen.Task.IsCompleted)
+        if (!Volatile.Read(ref _peerCloseSeen))
         {
             _logger.LogDebug("Connection {Id}: no close frame from the peer in time; dropping", Id);
             Abort();
@@ -298,7 +300,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was aborted.");
         }
 
-        _peerCloseSeen.TrySetResult();
+        MarkPeerCloseSeen();
         _io.Abort();
     }
 
@@ -315,6 +317,28 @@ public sealed class WebSocketConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Records that reading is over (close frame, protocol error, end of stream or abort), waking a waiting <see cref="CloseAsync"/>.</summary>
+    private void MarkPeerCloseSeen()
+    {
+        TaskCompletionSource? waiter;
+        lock (_sendLock)
+        {
+            _peerCloseSeen = true;
+            waiter = _peerCloseWaiter;
+        }
+
+        waiter?.TrySetResult();
+    }
+
+    private Task WaitForPeerCloseAsync()
+    {
+        lock (_sendLock)
+        {
+            // Created only when someone waits, so an open connection carries no task for it.
+            return _peerCloseSeen ? Task.CompletedTask : (_peerCloseWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
     /// <summary>Reads until one data message is ready (true), or the connection is done (false).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(bool deliverMessages, CancellationToken cancellationToken)
@@ -325,7 +349,9 @@ public sealed class WebSocketConnection : IAsyncDisposable
             ReadResult result;
             try
             {
-                result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                // The connection's own token needs no registration: an abort already wakes this read.
+                CancellationToken token = cancellationToken == _io.Aborted ? CancellationToken.None : cancellationToken;
+                result = await input.ReadAsync(token).ConfigureAwait(false);
             }
             catch (InvalidOperationException)
             {
@@ -406,7 +432,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         _logger.LogDebug("Connection {Id}: peer closed with {Code}", Id, (int)code);
         _finishing = FinishAsync(waitForPeer: false);
-        _peerCloseSeen.TrySetResult();
+        MarkPeerCloseSeen();
     }
 
     private void OnProtocolError(WebSocketCloseCode code, string reason)
@@ -428,7 +454,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         _logger.LogInformation("Connection {Id} from {Remote}: closing with {Code}: {Reason}", Id, RemoteEndPoint, (int)code, reason);
         _finishing = FinishAsync(waitForPeer: true);
-        _peerCloseSeen.TrySetResult();
+        MarkPeerCloseSeen();
     }
 
     private void OnEndOfStream()
@@ -446,7 +472,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             _logger.LogDebug("Connection {Id}: dropped without a close frame", Id);
         }
 
-        _peerCloseSeen.TrySetResult();
+        MarkPeerCloseSeen();
         _io.Abort();
     }
 
@@ -568,6 +594,11 @@ public sealed class WebSocketConnection : IAsyncDisposable
     /// <summary>Sends a keepalive ping when the peer has been silent too long, and drops it when it stays silent.</summary>
     internal void KeepAliveTick(long nowTicks, long intervalMs, long timeoutMs)
     {
+        if (State != WebSocketConnectionState.Open)
+        {
+            return;
+        }
+
         long silentSince = _io.LastReceiveTicks;
         if (nowTicks - silentSince >= intervalMs + timeoutMs)
         {

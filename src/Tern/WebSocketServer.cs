@@ -36,12 +36,14 @@ public sealed class WebSocketServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Dictionary<string, Func<WebSocketConnection, CancellationToken, Task>> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, WebSocketConnection> _connections = new();
-    private readonly ConcurrentDictionary<Task, bool> _sessions = new();
+    private int _activeSessions;
+    private TaskCompletionSource? _allSessionsEnded;
     private readonly ConcurrentDictionary<DuplexConnection, bool> _handshaking = new();
     private readonly List<Socket> _listeners = new();
     private readonly List<IPEndPoint> _localEndPoints = new();
     private Func<WebSocketConnection, CancellationToken, Task>? _fallback;
     private Timer? _keepAlive;
+    private int _keepAliveRunning;
     private int _started;
     private Task? _stopping;
 
@@ -259,14 +261,20 @@ public sealed class WebSocketServer : IAsyncDisposable
             connection.Abort();
         }
 
-        Task[] sessions = _sessions.Keys.ToArray();
+        var allEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _allSessionsEnded, allEnded);
+        if (Volatile.Read(ref _activeSessions) == 0)
+        {
+            allEnded.TrySetResult();
+        }
+
         try
         {
-            await Task.WhenAll(sessions).WaitAsync(_options.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
+            await allEnded.Task.WaitAsync(_options.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            _logger.LogWarning("Stopped with {Count} handlers still running after their connections were dropped", sessions.Count(s => !s.IsCompleted));
+            _logger.LogWarning("Stopped with {Count} handlers still running after their connections were dropped", Volatile.Read(ref _activeSessions));
         }
 
         _logger.LogInformation("Stopped");
@@ -329,84 +337,91 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
 
             socket.NoDelay = true;
-            Task session = RunSessionAsync(socket);
-            if (!session.IsCompleted && _sessions.TryAdd(session, true))
-            {
-                _ = session.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _sessions,
-                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
+            // Counted rather than kept in a collection: shutdown only needs to know when the last session ends.
+            Interlocked.Increment(ref _activeSessions);
+            _ = RunSessionAsync(socket);
         }
     }
 
     private async Task RunSessionAsync(Socket socket)
     {
-        await Task.Yield();
-        DuplexConnection io;
         try
         {
-            io = new DuplexConnection(new SocketTransport(socket));
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            socket.Dispose();
-            return;
-        }
+            await Task.Yield();
+            DuplexConnection io;
+            try
+            {
+                io = new DuplexConnection(new SocketTransport(socket));
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                socket.Dispose();
+                return;
+            }
 
-        _handshaking.TryAdd(io, true);
-        io.Start();
-        WebSocketConnection? connection = null;
-        Func<WebSocketConnection, CancellationToken, Task>? handler = null;
-        try
-        {
-            (connection, handler) = await HandshakeAsync(io).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            _logger.LogError(e, "Handshake with {Remote} failed unexpectedly", io.Transport.RemoteEndPoint);
-            io.Abort();
+            _handshaking.TryAdd(io, true);
+            io.Start();
+            WebSocketConnection? connection = null;
+            Func<WebSocketConnection, CancellationToken, Task>? handler = null;
+            try
+            {
+                (connection, handler) = await HandshakeAsync(io).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Handshake with {Remote} failed unexpectedly", io.Transport.RemoteEndPoint);
+                io.Abort();
+            }
+            finally
+            {
+                _handshaking.TryRemove(io, out _);
+            }
+
+            if (connection is null || handler is null)
+            {
+                return;
+            }
+
+            _connections[connection.Id] = connection;
+            if (_stopping is not null)
+            {
+                // Accepted while the server was stopping: the shutdown sweep may have missed it.
+                _ = CloseForShutdownAsync(connection, new CancellationTokenSource(_options.ShutdownTimeout).Token);
+            }
+
+            _logger.LogInformation("Connection {Id} opened from {Remote} on {Path}", connection.Id, connection.RemoteEndPoint, connection.Path);
+            try
+            {
+                await handler(connection, connection.Aborted).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
+            {
+            }
+            catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
+            {
+                // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
+                _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
+                await CloseQuietlyAsync(connection, WebSocketCloseCode.InternalServerError, "Internal server error").ConfigureAwait(false);
+            }
+            finally
+            {
+                await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
+                await connection.DisposeAsync().ConfigureAwait(false);
+                _connections.TryRemove(connection.Id, out _);
+                WebSocketCloseInfo? info = connection.CloseInfo;
+                _logger.LogInformation("Connection {Id} closed: {Code} {Reason}", connection.Id, (int?)info?.Code, info?.Reason);
+            }
         }
         finally
         {
-            _handshaking.TryRemove(io, out _);
-        }
-
-        if (connection is null || handler is null)
-        {
-            return;
-        }
-
-        _connections[connection.Id] = connection;
-        if (_stopping is not null)
-        {
-            // Accepted while the server was stopping: the shutdown sweep may have missed it.
-            _ = CloseForShutdownAsync(connection, new CancellationTokenSource(_options.ShutdownTimeout).Token);
-        }
-
-        _logger.LogInformation("Connection {Id} opened from {Remote} on {Path}", connection.Id, connection.RemoteEndPoint, connection.Path);
-        try
-        {
-            await handler(connection, connection.Aborted).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
-        {
-        }
-        catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
-        {
-            // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
-            _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
-        }
-        catch (Exception e)
-        {
-            _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
-            await CloseQuietlyAsync(connection, WebSocketCloseCode.InternalServerError, "Internal server error").ConfigureAwait(false);
-        }
-        finally
-        {
-            await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
-            await connection.DisposeAsync().ConfigureAwait(false);
-            _connections.TryRemove(connection.Id, out _);
-            WebSocketCloseInfo? info = connection.CloseInfo;
-            _logger.LogInformation("Connection {Id} closed: {Code} {Reason}", connection.Id, (int?)info?.Code, info?.Reason);
+            if (Interlocked.Decrement(ref _activeSessions) == 0)
+            {
+                Volatile.Read(ref _allSessionsEnded)?.TrySetResult();
+            }
         }
     }
 
@@ -608,6 +623,24 @@ public sealed class WebSocketServer : IAsyncDisposable
     }
 
     private void KeepAliveTick()
+    {
+        // A slow pass must not overlap the next timer tick (it would ping or drop the same connection twice).
+        if (Interlocked.Exchange(ref _keepAliveRunning, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            KeepAlivePass();
+        }
+        finally
+        {
+            Volatile.Write(ref _keepAliveRunning, 0);
+        }
+    }
+
+    private void KeepAlivePass()
     {
         long now = Environment.TickCount64;
         long interval = (long)_options.KeepAliveInterval.TotalMilliseconds;

@@ -154,11 +154,11 @@ internal sealed class DuplexConnection
                 if (!moreLikely)
                 {
                     // Wait for data with an empty buffer first, so an idle connection holds no receive buffer.
-                    await _transport.ReceiveAsync(Memory<byte>.Empty, _aborted.Token).ConfigureAwait(false);
+                    await _transport.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
                 }
 
                 Memory<byte> memory = writer.GetMemory(MinimumReceiveSize);
-                int received = await _transport.ReceiveAsync(memory, _aborted.Token).ConfigureAwait(false);
+                int received = await _transport.ReceiveAsync(memory, CancellationToken.None).ConfigureAwait(false);
                 if (received == 0)
                 {
                     break;
@@ -169,7 +169,7 @@ internal sealed class DuplexConnection
 
                 Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
                 writer.Advance(received);
-                FlushResult flushed = await writer.FlushAsync(_aborted.Token).ConfigureAwait(false);
+                FlushResult flushed = await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {
                     break;
@@ -194,11 +194,11 @@ internal sealed class DuplexConnection
         {
             while (true)
             {
-                ReadResult result = await reader.ReadAsync(_aborted.Token).ConfigureAwait(false);
+                ReadResult result = await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false);
                 System.Buffers.ReadOnlySequence<byte> buffer = result.Buffer;
                 foreach (ReadOnlyMemory<byte> segment in buffer)
                 {
-                    await _transport.SendAsync(segment, _aborted.Token).ConfigureAwait(false);
+                    await _transport.SendAsync(segment, CancellationToken.None).ConfigureAwait(false);
                 }
 
                 // Measure before AdvanceTo: it recycles the segments a multi-segment length is computed from.
@@ -287,7 +287,10 @@ internal sealed class DuplexConnection
 
         CancelAborted();
         _transport.Dispose();
-        _output.Writer.CancelPendingFlush();
+        // The loops wait without cancellation tokens (a registration per pending wait costs memory on every idle
+        // connection): disposing the transport fails their socket calls, and these wake their pipe waits.
+        _input.Writer.CancelPendingFlush();
+        _output.Reader.CancelPendingRead();
         _input.Reader.CancelPendingRead();
     }
 }
