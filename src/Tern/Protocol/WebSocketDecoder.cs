@@ -162,12 +162,7 @@ public sealed class WebSocketDecoder : IDisposable
                 if (take > 0)
                 {
                     Span<byte> target = _control!.AsSpan(_controlLength, take);
-                    input.Slice(0, take).CopyTo(target);
-                    input = input.Slice(take);
-                    if (_frame.Masked)
-                    {
-                        _maskOffset = Masking.Apply(target, _frame.MaskKey, _maskOffset);
-                    }
+                    CopyPayload(ref input, target);
 
                     _controlLength += take;
                     _frameRemaining -= take;
@@ -192,12 +187,7 @@ public sealed class WebSocketDecoder : IDisposable
                 int take = (int)Math.Min(_frameRemaining, input.Length);
                 EnsureMessageCapacity(_messageLength + take);
                 Span<byte> target = _message.AsSpan(_messageLength, take);
-                input.Slice(0, take).CopyTo(target);
-                input = input.Slice(take);
-                if (_frame.Masked)
-                {
-                    _maskOffset = Masking.Apply(target, _frame.MaskKey, _maskOffset);
-                }
+                CopyPayload(ref input, target);
 
                 _messageLength += take;
                 _frameRemaining -= take;
@@ -224,6 +214,24 @@ public sealed class WebSocketDecoder : IDisposable
                 ReadOnlyMemory<byte> payload = _message is null ? ReadOnlyMemory<byte>.Empty : _message.AsMemory(0, _messageLength);
                 return new ProtocolEvent(ProtocolEventType.Message, _messageKind, payload);
             }
+        }
+    }
+
+    /// <summary>Moves payload bytes from the input into <paramref name="target"/>, unmasking on the way (one pass per segment).</summary>
+    private void CopyPayload(ref ReadOnlySequence<byte> input, Span<byte> target)
+    {
+        ReadOnlySequence<byte> source = input.Slice(0, target.Length);
+        input = input.Slice(target.Length);
+        if (!_frame.Masked)
+        {
+            source.CopyTo(target);
+            return;
+        }
+
+        foreach (ReadOnlyMemory<byte> segment in source)
+        {
+            _maskOffset = Masking.Apply(segment.Span, target, _frame.MaskKey, _maskOffset);
+            target = target[segment.Length..];
         }
     }
 

@@ -16,6 +16,7 @@ namespace Tern.Transport;
 internal sealed class DuplexConnection
 {
     private const int MinimumReceiveSize = 4096;
+    private const int MaximumReceiveSize = 64 * 1024;
 
     // The input pipe resumes its reader inline: the receive loop runs the protocol and the application's handler on
     // its own thread, with no thread-pool hop or work-item allocation per received batch.
@@ -149,6 +150,7 @@ internal sealed class DuplexConnection
         try
         {
             bool moreLikely = false;
+            int receiveSize = MinimumReceiveSize;
             while (true)
             {
                 if (!moreLikely)
@@ -157,15 +159,17 @@ internal sealed class DuplexConnection
                     await _transport.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
                 }
 
-                Memory<byte> memory = writer.GetMemory(MinimumReceiveSize);
+                Memory<byte> memory = writer.GetMemory(receiveSize);
                 int received = await _transport.ReceiveAsync(memory, CancellationToken.None).ConfigureAwait(false);
                 if (received == 0)
                 {
                     break;
                 }
 
-                // A full buffer suggests more is already waiting: skip the zero-byte wait next time.
+                // A full buffer suggests more is already waiting: skip the zero-byte wait next time, and ask for a
+                // bigger buffer (fewer receive calls for large messages); small reads shrink it back.
                 moreLikely = received == memory.Length;
+                receiveSize = moreLikely ? Math.Min(receiveSize * 2, MaximumReceiveSize) : MinimumReceiveSize;
 
                 Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
                 writer.Advance(received);
