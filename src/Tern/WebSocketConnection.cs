@@ -520,7 +520,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
     private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload)
     {
-        PipeWriter output = _io.Output;
+        IBufferWriter<byte> output = _io.BeginOutput();
         int headerLength = FrameHeader.GetLength(payload.Length, _maskOutgoing);
         uint maskKey = _maskOutgoing ? NextMaskKey() : 0;
         Span<byte> header = output.GetSpan(headerLength);
@@ -584,8 +584,9 @@ public sealed class WebSocketConnection : IAsyncDisposable
                 return false;
             }
 
-            frame.CopyTo(_io.Output.GetSpan(frame.Length));
-            _io.Output.Advance(frame.Length);
+            IBufferWriter<byte> output = _io.BeginOutput();
+            frame.CopyTo(output.GetSpan(frame.Length));
+            output.Advance(frame.Length);
             _io.CommitOutput();
             return true;
         }

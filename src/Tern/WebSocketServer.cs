@@ -544,10 +544,11 @@ public sealed class WebSocketServer : IAsyncDisposable
 
         try
         {
-            Handshake.WriteAccept(io.Output, request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
+            Handshake.WriteAccept(io.BeginOutput(), request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
         }
         catch (ArgumentException e)
         {
+            io.CommitOutput();
             // A hook added a header a 101 cannot carry; WriteAccept wrote nothing.
             _logger.LogError(e, "Handshake from {Remote}: invalid response headers from the OnHandshake hook", remote);
             await RefuseAsync(io, new HandshakeRefusal(500, "The server produced an invalid handshake response."), request).ConfigureAwait(false);
@@ -569,7 +570,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     {
         _logger.LogInformation("Refused {Method} {Path} from {Remote}: {Status} {Reason}",
             request?.Method, request?.Path, io.Transport.RemoteEndPoint, refusal.StatusCode, refusal.Reason);
-        Handshake.WriteRefusal(io.Output, refusal);
+        Handshake.WriteRefusal(io.BeginOutput(), refusal);
         io.CommitOutput();
         await FinishHttpAsync(io).ConfigureAwait(false);
     }
@@ -585,8 +586,15 @@ public sealed class WebSocketServer : IAsyncDisposable
 
         var context = new HttpRequestContext(request, io.Transport.RemoteEndPoint, (response, _) =>
         {
-            HttpResponseWriter.Write(io.Output, response, headOnly: request.Method == "HEAD");
-            io.CommitOutput();
+            try
+            {
+                HttpResponseWriter.Write(io.BeginOutput(), response, headOnly: request.Method == "HEAD");
+            }
+            finally
+            {
+                io.CommitOutput();
+            }
+
             return ValueTask.CompletedTask;
         });
         try
