@@ -205,13 +205,29 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     private void Broadcast(ReadOnlySpan<byte> frame, IEnumerable<WebSocketConnection>? connections)
     {
-        foreach (WebSocketConnection connection in connections ?? _connections.Values)
+        if (connections is null)
         {
-            if (!connection.TryWriteEncodedFrame(frame) && connection.State == WebSocketConnectionState.Open)
+            // Enumerating the registry itself, not its Values snapshot, which would copy every connection per message.
+            foreach (KeyValuePair<long, WebSocketConnection> entry in _connections)
             {
-                _logger.LogWarning("Connection {Id} from {Remote}: send queue over {Limit} bytes; dropping the slow client", connection.Id, connection.RemoteEndPoint, _options.MaxSendQueueSize);
-                connection.Abort();
+                Deliver(entry.Value, frame);
             }
+
+            return;
+        }
+
+        foreach (WebSocketConnection connection in connections)
+        {
+            Deliver(connection, frame);
+        }
+    }
+
+    private void Deliver(WebSocketConnection connection, ReadOnlySpan<byte> frame)
+    {
+        if (!connection.TryWriteEncodedFrame(frame) && connection.State == WebSocketConnectionState.Open)
+        {
+            _logger.LogWarning("Connection {Id} from {Remote}: send queue over {Limit} bytes; dropping the slow client", connection.Id, connection.RemoteEndPoint, _options.MaxSendQueueSize);
+            connection.Abort();
         }
     }
 

@@ -27,6 +27,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
     // The chain: _head is the oldest segment with unsent bytes; _tail the one being written.
     private Segment? _head;
     private Segment? _tail;
+    private Segment? _spare;
     private bool _writing;
     private bool _sending;
     private bool _failed;
@@ -69,11 +70,16 @@ internal sealed class SendQueue : IBufferWriter<byte>
     {
         Segment? tail = _tail;
         int wanted = Math.Max(sizeHint, 1);
-        if (tail is null || tail.Buffer.Length - tail.Written < wanted)
+        if (tail is null || tail.Buffer!.Length - tail.Written < wanted)
         {
-            var segment = new Segment(ArrayPool<byte>.Shared.Rent(Math.Max(sizeHint, SegmentSize)));
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(sizeHint, SegmentSize));
+            Segment segment;
             lock (_lock)
             {
+                // Reuse the segment object kept from the last time the queue ran dry: no allocation per message.
+                segment = _spare ?? new Segment();
+                _spare = null;
+                segment.Buffer = buffer;
                 if (_tail is null)
                 {
                     _head = segment;
@@ -89,7 +95,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
             tail = segment;
         }
 
-        return tail.Buffer.AsMemory(tail.Written);
+        return tail.Buffer!.AsMemory(tail.Written);
     }
 
     public void Advance(int count)
@@ -158,7 +164,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
                 if (segment.Sent < written)
                 {
                     int count = written - segment.Sent;
-                    await _transport.SendAsync(segment.Buffer.AsMemory(segment.Sent, count), CancellationToken.None).ConfigureAwait(false);
+                    await _transport.SendAsync(segment.Buffer!.AsMemory(segment.Sent, count), CancellationToken.None).ConfigureAwait(false);
                     segment.Sent = written;
                     Interlocked.Add(ref _queuedBytes, -count);
                     _onSent(false);
@@ -172,7 +178,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
                     if (segment.Next is not null)
                     {
                         _head = segment.Next;
-                        free = segment.Buffer;
+                        free = segment.Release();
                     }
                     else if (segment.Sent == segment.Written)
                     {
@@ -180,7 +186,8 @@ internal sealed class SendQueue : IBufferWriter<byte>
                         if (!_writing)
                         {
                             _head = _tail = null;
-                            free = segment.Buffer;
+                            free = segment.Release();
+                            _spare = segment;
                         }
 
                         _sending = false;
@@ -213,12 +220,22 @@ internal sealed class SendQueue : IBufferWriter<byte>
         }
     }
 
-    private sealed class Segment(byte[] buffer)
+    private sealed class Segment
     {
-        public readonly byte[] Buffer = buffer;
+        public byte[]? Buffer;
         public int Written;
         public int Sent;
         public Segment? Next;
+
+        /// <summary>Detaches the buffer (for the pool) and resets the segment for reuse.</summary>
+        public byte[] Release()
+        {
+            byte[] buffer = Buffer!;
+            Buffer = null;
+            Written = Sent = 0;
+            Next = null;
+            return buffer;
+        }
     }
 }
 
