@@ -6,10 +6,22 @@
 # to another; servers alternate within every repetition (the order rotates between repetitions) so that drift
 # on a shared machine spreads over all of them. Only ratios from one run on a quiet machine mean anything.
 #
-# Usage: bench/run.sh [--quick] [--reps N] [--duration S] [--warmup S] [--servers "tern kestrel node-ws"]
+# Servers: tern (samples/Tern.Echo), kestrel, node-ws, uws-js (uWebSockets.js) and raw-tcp (plain TCP, no WebSocket:
+# the ceiling, driven by tern-load --raw); bench/README.md says what each is and measures.
+#
+# Usage: bench/run.sh [--quick] [--reps N] [--duration S] [--warmup S]
+#                     [--servers "tern kestrel node-ws uws-js raw-tcp"]
 #                     [--scenarios "echo32x1 echo32x16 echo64k broadcast connect hold"] [--hold-conns N]
-#                     [--server-core C] [--load-core C] [--no-build] [--out DIR]
+#                     [--server-core C] [--load-core C] [--no-build] [--out DIR] [--write-docs]
+# --write-docs replaces the results section of docs/benchmarks.md with this run's table, command and machine.
 set -euo pipefail
+INVOCATION=bench/run.sh
+for argument in "$@"; do
+    case $argument in
+    *[[:space:]]*) INVOCATION+=" \"$argument\"" ;;
+    *) INVOCATION+=" $argument" ;;
+    esac
+done
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
@@ -18,12 +30,14 @@ DURATION=10
 WARMUP=2
 SETTLE=2
 HOLD_CONNS=10000
-SERVERS="tern kestrel node-ws"
+SERVERS="tern kestrel node-ws uws-js raw-tcp"
 SCENARIOS="echo32x1 echo32x16 echo64k broadcast connect hold"
 SERVER_CORE=0
 LOAD_CORE=1
 BUILD=1
 OUT=""
+WRITE_DOCS=0
+DOCS=$ROOT/docs/benchmarks.md
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,7 +52,8 @@ while [ $# -gt 0 ]; do
     --load-core) LOAD_CORE=$2; shift ;;
     --no-build) BUILD=0 ;;
     --out) OUT=$2; shift ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    --write-docs) WRITE_DOCS=1 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 1 ;;
     esac
     shift
@@ -62,8 +77,11 @@ if [ "$BUILD" = 1 ]; then
             { log "Tern.Echo did not build: see $OUT/build-tern.log"; exit 1; } ;;
         kestrel) dotnet build bench/peers/kestrel -c Release -v q -nologo >"$OUT/build-kestrel.log" 2>&1 ||
             { log "the Kestrel peer did not build: see $OUT/build-kestrel.log"; exit 1; } ;;
-        node-ws) (cd bench/peers/node-ws && npm ci --no-audit --no-fund >"$OUT/build-node-ws.log" 2>&1) ||
-            { log "npm ci failed: see $OUT/build-node-ws.log"; exit 1; } ;;
+        node-ws | uws-js) (cd "bench/peers/$server" && npm ci --no-audit --no-fund >"$OUT/build-$server.log" 2>&1) ||
+            { log "npm ci failed: see $OUT/build-$server.log"; exit 1; } ;;
+        raw-tcp) make -s -C bench/peers/raw-tcp >"$OUT/build-raw-tcp.log" 2>&1 ||
+            { log "the raw TCP server did not build: see $OUT/build-raw-tcp.log"; exit 1; } ;;
+        *) log "unknown server $server (tern kestrel node-ws uws-js raw-tcp)"; exit 1 ;;
         esac
     done
 fi
@@ -72,20 +90,35 @@ fi
 # Room for 10,000+ connections on each side (root may raise the hard limit too).
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
+package_version() { # peer directory, package name
+    node -p "require('$ROOT/bench/peers/$1/node_modules/$2/package.json').version" 2>/dev/null || echo "?"
+}
+
 server_name() {
     case $1 in
     tern) echo "Tern" ;;
     kestrel) echo "Kestrel + System.Net.WebSockets" ;;
-    node-ws) echo "Node ws $(node -p "require('$ROOT/bench/peers/node-ws/node_modules/ws/package.json').version" 2>/dev/null)" ;;
+    node-ws) echo "Node ws $(package_version node-ws ws)" ;;
+    uws-js) echo "uWebSockets.js (uWS C++ core, JS handlers)" ;;
+    raw-tcp) echo "raw TCP echo, no WebSocket (ceiling)" ;;
     esac
 }
 
-server_command() { # server port
+server_command() { # server port scenario
     case $1 in
     # --quiet: Tern.Echo logs every connection at Information; the peers log nothing either.
     tern) echo "dotnet $ROOT/samples/Tern.Echo/bin/Release/net10.0/Tern.Echo.dll --port $2 --max-message 67108864 --quiet" ;;
     kestrel) echo "dotnet $ROOT/bench/peers/kestrel/bin/Release/net10.0/Tern.Bench.Kestrel.dll --port $2" ;;
     node-ws) echo "node $ROOT/bench/peers/node-ws/server.js --port $2" ;;
+    uws-js) echo "node $ROOT/bench/peers/uws-js/server.mjs --port $2" ;;
+    # Raw TCP has no paths: the server is started in the mode the scenario needs.
+    raw-tcp) echo "$ROOT/bench/peers/raw-tcp/bin/raw-tcp-server --port $2 --mode $([ "$3" = broadcast ] && echo broadcast || echo echo)" ;;
+    esac
+}
+
+server_load_flags() { # what the load generator needs to talk to the server
+    case $1 in
+    raw-tcp) echo "--raw" ;; # plain TCP: see bench/README.md for what each mode then measures
     esac
 }
 
@@ -146,7 +179,7 @@ measure() { # scenario server rep
     local tag="$scenario-$server-$rep"
     # taskset execs the server, so $! is the server's own pid (for /proc/<pid>/stat and status).
     # shellcheck disable=SC2046
-    taskset -c "$SERVER_CORE" $(server_command "$server" "$PORT") >"$OUT/server-$tag.log" 2>&1 &
+    taskset -c "$SERVER_CORE" $(server_command "$server" "$PORT" "$scenario") >"$OUT/server-$tag.log" 2>&1 &
     STARTED_PID=$!
     local up=0
     for _ in $(seq 300); do
@@ -163,7 +196,8 @@ measure() { # scenario server rep
     sleep 1 # let start-up work (JIT, GC) finish before measuring
     local status=0
     # shellcheck disable=SC2046
-    taskset -c "$LOAD_CORE" "$LOAD" $(scenario_args "$scenario") --port "$PORT" --duration "$DURATION" \
+    taskset -c "$LOAD_CORE" "$LOAD" $(scenario_args "$scenario") $(server_load_flags "$server") --port "$PORT" \
+        --duration "$DURATION" \
         --server-pid "$STARTED_PID" >"$OUT/load-$tag.log" 2>&1 || status=$?
     stop_server
     local line
@@ -186,8 +220,29 @@ measure() { # scenario server rep
 }
 
 # ---------- run ----------
+# Seconds one measurement takes besides its measured window: server start-up (a .NET server takes the longest),
+# the second of settling before the load, connecting, warm-up, closing, and the second between servers.
+# Calibrated on the 2-core machine; hold also opens and closes --hold-conns connections and waits to settle.
+estimate_seconds() {
+    local per_rep=0 scenario count
+    count=$(wc -w <<<"$SERVERS")
+    for scenario in $SCENARIOS; do
+        case $scenario in
+        hold) per_rep=$(awk -v t="$per_rep" -v d="$DURATION" -v s="$SETTLE" -v n="$HOLD_CONNS" \
+            'BEGIN { print t + d + 1.5 * s + 4 + n / 2500 }') ;;
+        *) per_rep=$(awk -v t="$per_rep" -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print t + d + w + 4 }') ;;
+        esac
+    done
+    awk -v t="$per_rep" -v r="$REPS" -v c="$count" 'BEGIN { printf "%d", t * r * c }'
+}
+
 read -r -a server_list <<<"$SERVERS"
+ESTIMATE=$(estimate_seconds)
+RUN_STARTED=$(date +%s)
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "results in $OUT"
+log "$(wc -w <<<"$SCENARIOS") scenario(s) x $REPS repetition(s) x $(wc -w <<<"$SERVERS") server(s):" \
+    "about $((ESTIMATE / 60)) min $((ESTIMATE % 60)) s (estimate); load average now $LOAD_AT_START"
 for scenario in $SCENARIOS; do
     for rep in $(seq "$REPS"); do
         # Rotate the order each repetition: no server always runs first or last.
@@ -272,18 +327,63 @@ report() {
     }' "$RAW"
 }
 
+# ---------- the machine, for the record ----------
+first_of() { # the first line of a command's output, or "?" when it fails
+    local output
+    output=$("$@" 2>/dev/null | head -n1) && [ -n "$output" ] && echo "$output" || echo "?"
+}
+
+describe_machine() {
+    local cpu cores threads governor virt caches os memory runtime aspnet
+    cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+    cores=$(nproc)
+    threads=$(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core: *//p')
+    governor=$(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null || echo "not exposed")
+    virt=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p')
+    caches=$(lscpu 2>/dev/null | sed -n 's/^\(L[23]\) cache: *\(.*\)/\1 \2/p' | paste -sd ',' - | sed 's/,/, /g')
+    os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
+    memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+    runtime=$(dotnet --list-runtimes 2>/dev/null | awk '$1 == "Microsoft.NETCore.App" { v = $2 } END { print v }')
+    aspnet=$(dotnet --list-runtimes 2>/dev/null | awk '$1 == "Microsoft.AspNetCore.App" { v = $2 } END { print v }')
+    echo "- CPU: $cpu; $cores logical core(s) online${threads:+, $threads thread(s) per core}; frequency governor: $governor"
+    echo "- Caches: ${caches:-?}; memory: $memory; hypervisor: ${virt:-none reported by lscpu}"
+    echo "- OS: ${os:-?}, Linux $(uname -r) ($(uname -m))"
+    echo "- .NET: SDK $(first_of dotnet --version), runtime ${runtime:-?}, ASP.NET Core ${aspnet:-?}"
+    echo "- Node $(first_of node --version); ws $(package_version node-ws ws); uws-pack $(package_version uws-js uws-pack)" \
+        "(uWebSockets.js $(package_version uws-js uws-pack | cut -d. -f1).x binaries); gcc $(first_of gcc -dumpfullversion)"
+    echo "- Load average (1, 5, 15 min): $LOAD_AT_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+}
+
 {
-    echo "## Tern benchmark run $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git describe --always --dirty 2>/dev/null || echo unknown)," \
+        "$(( ($(date +%s) - RUN_STARTED) / 60 )) min."
     echo
     report
     echo
-    echo "Command: \`bench/run.sh --reps $REPS --duration $DURATION --warmup $WARMUP --servers \"$SERVERS\"\`" \
-        "(commit $(git describe --always --dirty 2>/dev/null || echo unknown))."
-    echo "Server pinned to core $SERVER_CORE, load generator (bench/Tern.Load, C, one thread) to core $LOAD_CORE;" \
-        "$REPS repetition(s) of ${DURATION} s after ${WARMUP} s warm-up, a fresh server process for each."
-    echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-        "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r);" \
-        ".NET $(dotnet --version 2>/dev/null), Node $(node --version 2>/dev/null)." \
-        "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Command: \`$INVOCATION\` ($REPS repetition(s) of ${DURATION} s after ${WARMUP} s warm-up; servers" \
+        "\`$SERVERS\`; a fresh server process for each measurement, pinned to core $SERVER_CORE; the load generator," \
+        "bench/Tern.Load in C on one thread, pinned to core $LOAD_CORE)."
+    echo
+    echo "Machine:"
+    echo
+    describe_machine
 } | tee "$OUT/table.md"
 log "table in $OUT/table.md, raw numbers in $RAW"
+
+# ---------- docs/benchmarks.md ----------
+if [ "$WRITE_DOCS" = 1 ]; then
+    if [ "$REPS" -lt 3 ] || [ "$(awk -v d="$DURATION" 'BEGIN { print (d < 10) }')" = 1 ]; then
+        log "note: a shorter run than the 3 x 10 s the docs describe goes into $DOCS; its command line says so"
+    fi
+    BEGIN_MARK='<!-- results:begin (bench/run.sh --write-docs replaces everything up to results:end) -->'
+    END_MARK='<!-- results:end -->'
+    if ! grep -qF "$BEGIN_MARK" "$DOCS" || ! grep -qF "$END_MARK" "$DOCS"; then
+        log "$DOCS has no results markers; not written"
+        exit 1
+    fi
+    awk -v begin="$BEGIN_MARK" -v end="$END_MARK" -v table="$OUT/table.md" '
+        $0 == begin { print; print ""; while ((getline line < table) > 0) print line; print ""; skipping = 1; next }
+        $0 == end { skipping = 0 }
+        !skipping { print }' "$DOCS" >"$DOCS.new" && mv "$DOCS.new" "$DOCS"
+    log "results written to $DOCS"
+fi

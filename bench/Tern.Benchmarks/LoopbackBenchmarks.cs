@@ -16,6 +16,7 @@ public class LoopbackBenchmarks
     private IAsyncEnumerator<WebSocketMessage> _echoReplies = null!;
     private WebSocketConnection[] _subscribers = [];
     private IAsyncEnumerator<WebSocketMessage>[] _subscriberReads = [];
+    private WebSocketConnection[] _broadcastTargets = [];
     private readonly byte[] _payload = new byte[32];
 
     [GlobalSetup]
@@ -48,6 +49,8 @@ public class LoopbackBenchmarks
         {
             await Task.Delay(10);
         }
+
+        _broadcastTargets = _server.Connections.Where(c => c.Path == "/broadcast").ToArray();
     }
 
     [Benchmark(Description = "echo round trip, 32 B binary (client + server)")]
@@ -61,7 +64,7 @@ public class LoopbackBenchmarks
     [Benchmark(Description = "broadcast 32 B to 10 connections (all delivered)")]
     public async Task<int> Broadcast()
     {
-        await _server.BroadcastBinaryAsync(_payload, _server.Connections.Where(c => c.Path == "/broadcast"));
+        await _server.BroadcastBinaryAsync(_payload, _broadcastTargets);
         int total = 0;
         foreach (IAsyncEnumerator<WebSocketMessage> read in _subscriberReads)
         {

@@ -53,6 +53,8 @@ options.EndPoints.Add(new IPEndPoint(address, port));
 
 await using var server = new WebSocketServer(options);
 var broadcastGroup = new System.Collections.Concurrent.ConcurrentDictionary<long, WebSocketConnection>();
+// A live view of the group: enumerating it walks the dictionary, where .Values would copy it for every message.
+IEnumerable<WebSocketConnection> subscribers = broadcastGroup.Select(static entry => entry.Value);
 server.Map("/broadcast", async (connection, cancellationToken) =>
 {
     broadcastGroup[connection.Id] = connection;
@@ -62,11 +64,11 @@ server.Map("/broadcast", async (connection, cancellationToken) =>
         {
             if (message.IsText)
             {
-                await server.BroadcastTextAsync(message.Data, broadcastGroup.Values, cancellationToken);
+                await server.BroadcastTextAsync(message.Data, subscribers, cancellationToken);
             }
             else
             {
-                await server.BroadcastBinaryAsync(message.Data, broadcastGroup.Values, cancellationToken);
+                await server.BroadcastBinaryAsync(message.Data, subscribers, cancellationToken);
             }
         }
     }

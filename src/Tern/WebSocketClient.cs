@@ -73,7 +73,7 @@ public static class WebSocketClient
             string key = ClientHandshake.CreateKey();
             string target = uri.PathAndQuery.Length == 0 ? "/" : uri.PathAndQuery;
             List<KeyValuePair<string, string>> headers = ClientHandshake.CreateRequestHeaders(uri, key, options.Subprotocols, options.Headers);
-            ClientHandshake.WriteRequest(io.Output, target, headers);
+            ClientHandshake.WriteRequest(io.BeginOutput(), target, headers);
             io.CommitOutput();
 
             ClientHandshakeResult? result = null;

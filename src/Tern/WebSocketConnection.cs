@@ -37,12 +37,14 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private readonly long _maxSendQueue;
     private readonly TimeSpan _closeTimeout;
     private readonly object _sendLock = new();
-    private readonly SemaphoreSlim _receiveLock = new(1, 1);
-    private readonly TaskCompletionSource _peerCloseSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _peerCloseSeen;
+    private TaskCompletionSource? _peerCloseWaiter;
+    private Dictionary<string, object?>? _items;
     private WebSocketConnectionState _state = WebSocketConnectionState.Open;
     private WebSocketCloseInfo? _closeInfo;
     private WebSocketMessage _received;
     private int _readerActive;
+    private int _receiving;
     private long _lastPingTicks;
     private long _lastPingLiveTicks;
     private Task _finishing = Task.CompletedTask;
@@ -98,7 +100,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     public string? Subprotocol { get; }
 
     /// <summary>Application data: what the handshake hook stored, and whatever the application adds. Not synchronized.</summary>
-    public IDictionary<string, object?> Items { get; } = new Dictionary<string, object?>();
+    public IDictionary<string, object?> Items => _items ??= new Dictionary<string, object?>();
 
     /// <summary>Where the connection is in its closing handshake.</summary>
     public WebSocketConnectionState State
@@ -259,20 +261,37 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_closeTimeout);
-        try
+        if (Interlocked.CompareExchange(ref _receiving, 1, 0) == 0)
         {
-            // A reader in the middle of a receive sees the peer's close and lets go of the receive lock. When nobody
-            // is receiving (no reader, or a ReadMessagesAsync loop paused in its body, perhaps the caller of this
-            // very method), this call reads until the peer's close, answering pings and dropping data.
-            while (await ReceiveAsync(deliverMessages: false, timeout.Token).ConfigureAwait(false))
+            try
+            {
+                // Nobody is receiving (no reader, or a ReadMessagesAsync loop paused in its body, perhaps the caller of
+                // this very method), so this call reads until the peer's close arrives, answering pings, dropping data.
+                while (await ReceiveLockedAsync(deliverMessages: false, timeout.Token).ConfigureAwait(false))
+                {
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                Volatile.Write(ref _receiving, 0);
+            }
+        }
+        else
+        {
+            try
+            {
+                // A reader is in the middle of a receive: it sees the peer's close.
+                await WaitForPeerCloseAsync().WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
             {
             }
         }
-        catch (OperationCanceledException)
-        {
-        }
 
-        if (!_peerCloseSeen.Task.IsCompleted)
+        if (!Volatile.Read(ref _peerCloseSeen))
         {
             _logger.LogDebug("Connection {Id}: no close frame from the peer in time; dropping", Id);
             Abort();
@@ -291,7 +310,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was aborted.");
         }
 
-        _peerCloseSeen.TrySetResult();
+        MarkPeerCloseSeen();
         _io.Abort();
     }
 
@@ -301,35 +320,59 @@ public sealed class WebSocketConnection : IAsyncDisposable
         Abort();
         await _finishing.ConfigureAwait(false);
         await Completion.ConfigureAwait(false);
-        if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0)
+        // Not under a reader, nor under a CloseAsync still receiving (the abort has made its read return; if it has not
+        // let go yet, the decoder's buffer is left to the garbage collector).
+        if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0 && Interlocked.CompareExchange(ref _receiving, 1, 0) == 0)
         {
-            // A CloseAsync may still be receiving; the abort has made its read return.
-            await _receiveLock.WaitAsync().ConfigureAwait(false);
-            try
-            {
-                _decoder.Dispose();
-                await _io.Input.CompleteAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                _receiveLock.Release();
-            }
+            _decoder.Dispose();
+            await _io.Input.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Records that reading is over (close frame, protocol error, end of stream or abort), waking a waiting <see cref="CloseAsync"/>.</summary>
+    private void MarkPeerCloseSeen()
+    {
+        TaskCompletionSource? waiter;
+        lock (_sendLock)
+        {
+            _peerCloseSeen = true;
+            waiter = _peerCloseWaiter;
+        }
+
+        waiter?.TrySetResult();
+    }
+
+    private Task WaitForPeerCloseAsync()
+    {
+        lock (_sendLock)
+        {
+            // Created only when someone waits, so an open connection carries no task for it.
+            return _peerCloseSeen ? Task.CompletedTask : (_peerCloseWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
     }
 
     /// <summary>Reads until one data message is ready (true), or the connection is done (false).</summary>
-    /// <remarks>One receive at a time: the enumeration and a closing handshake may both want to read.</remarks>
+    /// <remarks>
+    /// One receive at a time: the enumeration and a closing handshake may both want to read. The enumeration holds the
+    /// receive only while reading, not while paused in its consumer's loop body.
+    /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(bool deliverMessages, CancellationToken cancellationToken)
     {
-        await _receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (Interlocked.CompareExchange(ref _receiving, 1, 0) != 0)
+        {
+            // A CloseAsync is reading the closing handshake: once it has seen the peer's close, nothing is left to deliver.
+            await WaitForPeerCloseAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
         try
         {
             return await ReceiveLockedAsync(deliverMessages, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            _receiveLock.Release();
+            Volatile.Write(ref _receiving, 0);
         }
     }
 
@@ -342,7 +385,9 @@ public sealed class WebSocketConnection : IAsyncDisposable
             ReadResult result;
             try
             {
-                result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                // The connection's own token needs no registration: an abort already wakes this read.
+                CancellationToken token = cancellationToken == _io.Aborted ? CancellationToken.None : cancellationToken;
+                result = await input.ReadAsync(token).ConfigureAwait(false);
             }
             catch (InvalidOperationException)
             {
@@ -423,7 +468,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         _logger.LogDebug("Connection {Id}: peer closed with {Code}", Id, (int)code);
         _finishing = FinishAsync(waitForPeer: false);
-        _peerCloseSeen.TrySetResult();
+        MarkPeerCloseSeen();
     }
 
     private void OnProtocolError(WebSocketCloseCode code, string reason)
@@ -445,7 +490,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         _logger.LogInformation("Connection {Id} from {Remote}: closing with {Code}: {Reason}", Id, RemoteEndPoint, (int)code, reason);
         _finishing = FinishAsync(waitForPeer: true);
-        _peerCloseSeen.TrySetResult();
+        MarkPeerCloseSeen();
     }
 
     private void OnEndOfStream()
@@ -463,7 +508,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             _logger.LogDebug("Connection {Id}: dropped without a close frame", Id);
         }
 
-        _peerCloseSeen.TrySetResult();
+        MarkPeerCloseSeen();
         _io.Abort();
     }
 
@@ -509,13 +554,16 @@ public sealed class WebSocketConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Calls <paramref name="callback"/> with this connection once it is dropped (closed, aborted or failed).</summary>
+    internal void OnAborted(Action<object?> callback) => _io.OnAborted(callback, this);
+
     /// <summary>Whether frames may still be sent; notices a transport that failed while nobody was reading.</summary>
     private bool IsOpenLocked()
     {
         if (_state == WebSocketConnectionState.Open && _io.Aborted.IsCancellationRequested)
         {
-            // The send loop hit a reset (or the connection was dropped) and no reader has seen the end of the stream
-            // yet: without this, a handler that only sends would see every send succeed, forever, on a dead socket.
+            // A send hit a reset (or the connection was dropped) and no reader has seen the end of the stream yet:
+            // without this, a handler that only sends would see every send succeed, forever, on a dead socket.
             _state = WebSocketConnectionState.Closed;
             _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was dropped without a close frame.");
         }
@@ -525,7 +573,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
     private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload)
     {
-        PipeWriter output = _io.Output;
+        IBufferWriter<byte> output = _io.BeginOutput();
         int headerLength = FrameHeader.GetLength(payload.Length, _maskOutgoing);
         uint maskKey = _maskOutgoing ? NextMaskKey() : 0;
         Span<byte> header = output.GetSpan(headerLength);
@@ -589,8 +637,9 @@ public sealed class WebSocketConnection : IAsyncDisposable
                 return false;
             }
 
-            frame.CopyTo(_io.Output.GetSpan(frame.Length));
-            _io.Output.Advance(frame.Length);
+            IBufferWriter<byte> output = _io.BeginOutput();
+            frame.CopyTo(output.GetSpan(frame.Length));
+            output.Advance(frame.Length);
             _io.CommitOutput();
             return true;
         }
@@ -601,7 +650,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     /// gone unanswered (no data at all) for the timeout.
     /// </summary>
     /// <param name="nowTicks">Now, on the <see cref="Environment.TickCount64"/> clock that stamps received data.</param>
-    /// <param name="liveNowTicks">Now, on a clock that stood still while this process was stalled (see the server's keepalive tick).</param>
+    /// <param name="liveNowTicks">Now, on a clock that stood still while this process was stalled (see the server's keepalive pass).</param>
     /// <param name="intervalMs">Silence before a ping.</param>
     /// <param name="timeoutMs">How long a ping may go unanswered.</param>
     /// <remarks>
@@ -610,7 +659,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     /// </remarks>
     internal void KeepAliveTick(long nowTicks, long liveNowTicks, long intervalMs, long timeoutMs)
     {
-        if (State == WebSocketConnectionState.Closed)
+        if (State != WebSocketConnectionState.Open)
         {
             return;
         }

@@ -36,13 +36,15 @@ public sealed class WebSocketServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Dictionary<string, Func<WebSocketConnection, CancellationToken, Task>> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, WebSocketConnection> _connections = new();
-    private readonly ConcurrentDictionary<Task, bool> _sessions = new();
+    private readonly Action<object?> _leaveRegistry;
+    private int _activeSessions;
+    private TaskCompletionSource? _allSessionsEnded;
     private readonly ConcurrentDictionary<DuplexConnection, bool> _handshaking = new();
     private readonly List<Socket> _listeners = new();
     private readonly List<IPEndPoint> _localEndPoints = new();
-    private readonly object _keepAliveLock = new();
     private Func<WebSocketConnection, CancellationToken, Task>? _fallback;
     private Timer? _keepAlive;
+    private int _keepAliveRunning;
     private long _keepAlivePeriodMs;
     private long _lastKeepAliveTicks;
     private long _stalledMs;
@@ -54,6 +56,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     {
         _options = options ?? new WebSocketServerOptions();
         _logger = _options.LoggerFactory.CreateLogger("Tern.WebSocketServer");
+        _leaveRegistry = state => _connections.TryRemove(((WebSocketConnection)state!).Id, out _);
     }
 
     /// <summary>The addresses the server listens on, with the ports actually bound (useful with port 0).</summary>
@@ -209,13 +212,29 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     private void Broadcast(ReadOnlySpan<byte> frame, IEnumerable<WebSocketConnection>? connections)
     {
-        foreach (WebSocketConnection connection in connections ?? _connections.Values)
+        if (connections is null)
         {
-            if (!connection.TryWriteEncodedFrame(frame) && connection.State == WebSocketConnectionState.Open)
+            // Enumerating the registry itself, not its Values snapshot, which would copy every connection per message.
+            foreach (KeyValuePair<long, WebSocketConnection> entry in _connections)
             {
-                _logger.LogWarning("Connection {Id} from {Remote}: send queue over {Limit} bytes; dropping the slow client", connection.Id, connection.RemoteEndPoint, _options.MaxSendQueueSize);
-                connection.Abort();
+                Deliver(entry.Value, frame);
             }
+
+            return;
+        }
+
+        foreach (WebSocketConnection connection in connections)
+        {
+            Deliver(connection, frame);
+        }
+    }
+
+    private void Deliver(WebSocketConnection connection, ReadOnlySpan<byte> frame)
+    {
+        if (!connection.TryWriteEncodedFrame(frame) && connection.State == WebSocketConnectionState.Open)
+        {
+            _logger.LogWarning("Connection {Id} from {Remote}: send queue over {Limit} bytes; dropping the slow client", connection.Id, connection.RemoteEndPoint, _options.MaxSendQueueSize);
+            connection.Abort();
         }
     }
 
@@ -265,14 +284,20 @@ public sealed class WebSocketServer : IAsyncDisposable
             connection.Abort();
         }
 
-        Task[] sessions = _sessions.Keys.ToArray();
+        var allEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _allSessionsEnded, allEnded);
+        if (Volatile.Read(ref _activeSessions) == 0)
+        {
+            allEnded.TrySetResult();
+        }
+
         try
         {
-            await Task.WhenAll(sessions).WaitAsync(_options.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
+            await allEnded.Task.WaitAsync(_options.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            _logger.LogWarning("Stopped with {Count} handlers still running after their connections were dropped", sessions.Count(s => !s.IsCompleted));
+            _logger.LogWarning("Stopped with {Count} handlers still running after their connections were dropped", Volatile.Read(ref _activeSessions));
         }
 
         _logger.LogInformation("Stopped");
@@ -335,93 +360,94 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
 
             socket.NoDelay = true;
-            Task session = RunSessionAsync(socket);
-            if (!session.IsCompleted && _sessions.TryAdd(session, true))
-            {
-                _ = session.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _sessions,
-                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
+            // Counted rather than kept in a collection: shutdown only needs to know when the last session ends.
+            Interlocked.Increment(ref _activeSessions);
+            _ = RunSessionAsync(socket);
         }
     }
 
     private async Task RunSessionAsync(Socket socket)
     {
-        await Task.Yield();
-        DuplexConnection io;
         try
         {
-            io = new DuplexConnection(new SocketTransport(socket));
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            socket.Dispose();
-            return;
-        }
-
-        _handshaking.TryAdd(io, true);
-        io.Start();
-        WebSocketConnection? connection = null;
-        Func<WebSocketConnection, CancellationToken, Task>? handler = null;
-        try
-        {
-            (connection, handler) = await HandshakeAsync(io).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            _logger.LogError(e, "Handshake with {Remote} failed unexpectedly", io.Transport.RemoteEndPoint);
-            io.Abort();
-        }
-        finally
-        {
-            _handshaking.TryRemove(io, out _);
-        }
-
-        if (connection is null || handler is null)
-        {
-            return;
-        }
-
-        _connections[connection.Id] = connection;
-        // The registry lists open connections: a connection leaves it as soon as it is closed, even when its handler
-        // is still running (one that ignores cancellation must not keep a dead connection counted or broadcast to).
-        using CancellationTokenRegistration leaveRegistry = connection.Aborted.UnsafeRegister(
-            static state =>
+            await Task.Yield();
+            DuplexConnection io;
+            try
             {
-                var (connections, id) = ((ConcurrentDictionary<long, WebSocketConnection>, long))state!;
-                connections.TryRemove(id, out _);
-            },
-            (_connections, connection.Id));
-        if (_stopping is not null)
-        {
-            // Accepted while the server was stopping: the shutdown sweep may have missed it.
-            _ = CloseForShutdownAsync(connection, new CancellationTokenSource(_options.ShutdownTimeout).Token);
-        }
+                io = new DuplexConnection(new SocketTransport(socket));
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                socket.Dispose();
+                return;
+            }
 
-        _logger.LogInformation("Connection {Id} opened from {Remote} on {Path}", connection.Id, connection.RemoteEndPoint, connection.Path);
-        try
-        {
-            await handler(connection, connection.Aborted).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
-        {
-        }
-        catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
-        {
-            // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
-            _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
-        }
-        catch (Exception e)
-        {
-            _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
-            await CloseQuietlyAsync(connection, WebSocketCloseCode.InternalServerError, "Internal server error").ConfigureAwait(false);
+            _handshaking.TryAdd(io, true);
+            io.Start();
+            WebSocketConnection? connection = null;
+            Func<WebSocketConnection, CancellationToken, Task>? handler = null;
+            try
+            {
+                (connection, handler) = await HandshakeAsync(io).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Handshake with {Remote} failed unexpectedly", io.Transport.RemoteEndPoint);
+                io.Abort();
+            }
+            finally
+            {
+                _handshaking.TryRemove(io, out _);
+            }
+
+            if (connection is null || handler is null)
+            {
+                return;
+            }
+
+            _connections[connection.Id] = connection;
+            // The registry lists open connections: a connection leaves it as soon as it is dropped, even when its
+            // handler is still running (one that ignores cancellation must not keep a dead connection counted).
+            connection.OnAborted(_leaveRegistry);
+            if (_stopping is not null)
+            {
+                // Accepted while the server was stopping: the shutdown sweep may have missed it.
+                _ = CloseForShutdownAsync(connection, new CancellationTokenSource(_options.ShutdownTimeout).Token);
+            }
+
+            _logger.LogInformation("Connection {Id} opened from {Remote} on {Path}", connection.Id, connection.RemoteEndPoint, connection.Path);
+            try
+            {
+                await handler(connection, connection.Aborted).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
+            {
+            }
+            catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
+            {
+                // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
+                _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
+                await CloseQuietlyAsync(connection, WebSocketCloseCode.InternalServerError, "Internal server error").ConfigureAwait(false);
+            }
+            finally
+            {
+                await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
+                await connection.DisposeAsync().ConfigureAwait(false);
+                _connections.TryRemove(connection.Id, out _);
+                WebSocketCloseInfo? info = connection.CloseInfo;
+                _logger.LogInformation("Connection {Id} closed: {Code} {Reason}", connection.Id, (int?)info?.Code, info?.Reason);
+            }
         }
         finally
         {
-            await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
-            await connection.DisposeAsync().ConfigureAwait(false);
-            _connections.TryRemove(connection.Id, out _);
-            WebSocketCloseInfo? info = connection.CloseInfo;
-            _logger.LogInformation("Connection {Id} closed: {Code} {Reason}", connection.Id, (int?)info?.Code, info?.Reason);
+            if (Interlocked.Decrement(ref _activeSessions) == 0)
+            {
+                Volatile.Read(ref _allSessionsEnded)?.TrySetResult();
+            }
         }
     }
 
@@ -544,10 +570,11 @@ public sealed class WebSocketServer : IAsyncDisposable
 
         try
         {
-            Handshake.WriteAccept(io.Output, request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
+            Handshake.WriteAccept(io.BeginOutput(), request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
         }
         catch (ArgumentException e)
         {
+            io.CommitOutput();
             // A hook added a header a 101 cannot carry; WriteAccept wrote nothing.
             _logger.LogError(e, "Handshake from {Remote}: invalid response headers from the OnHandshake hook", remote);
             await RefuseAsync(io, new HandshakeRefusal(500, "The server produced an invalid handshake response."), request).ConfigureAwait(false);
@@ -569,7 +596,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     {
         _logger.LogInformation("Refused {Method} {Path} from {Remote}: {Status} {Reason}",
             request?.Method, request?.Path, io.Transport.RemoteEndPoint, refusal.StatusCode, refusal.Reason);
-        Handshake.WriteRefusal(io.Output, refusal);
+        Handshake.WriteRefusal(io.BeginOutput(), refusal);
         io.CommitOutput();
         await FinishHttpAsync(io).ConfigureAwait(false);
     }
@@ -585,8 +612,15 @@ public sealed class WebSocketServer : IAsyncDisposable
 
         var context = new HttpRequestContext(request, io.Transport.RemoteEndPoint, (response, _) =>
         {
-            HttpResponseWriter.Write(io.Output, response, headOnly: request.Method == "HEAD");
-            io.CommitOutput();
+            try
+            {
+                HttpResponseWriter.Write(io.BeginOutput(), response, headOnly: request.Method == "HEAD");
+            }
+            finally
+            {
+                io.CommitOutput();
+            }
+
             return ValueTask.CompletedTask;
         });
         try
@@ -624,35 +658,40 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     private void KeepAliveTick()
     {
-        // Ticks never overlap: a late one that finds another still running has nothing to add.
-        if (!Monitor.TryEnter(_keepAliveLock))
+        // A slow pass must not overlap the next timer tick (it would ping or drop the same connection twice).
+        if (Interlocked.Exchange(ref _keepAliveRunning, 1) != 0)
         {
             return;
         }
 
         try
         {
-            long now = Environment.TickCount64;
-            long late = now - _lastKeepAliveTicks - _keepAlivePeriodMs;
-            if (late > _keepAlivePeriodMs)
-            {
-                // The timer fired late: the process was stalled (starved of CPU, paused by a debugger or the GC), and
-                // pongs may be sitting unread in the sockets. Keepalive timeouts run on a clock that skips the stall,
-                // so peers are not dropped for our own delay (the false "keepalive ping timeout" of a blocked loop).
-                _stalledMs += late;
-            }
-
-            _lastKeepAliveTicks = now;
-            long interval = (long)_options.KeepAliveInterval.TotalMilliseconds;
-            long timeout = (long)_options.KeepAliveTimeout.TotalMilliseconds;
-            foreach (WebSocketConnection connection in _connections.Values)
-            {
-                connection.KeepAliveTick(now, now - _stalledMs, interval, timeout);
-            }
+            KeepAlivePass();
         }
         finally
         {
-            Monitor.Exit(_keepAliveLock);
+            Volatile.Write(ref _keepAliveRunning, 0);
+        }
+    }
+
+    private void KeepAlivePass()
+    {
+        long now = Environment.TickCount64;
+        long late = now - _lastKeepAliveTicks - _keepAlivePeriodMs;
+        if (late > _keepAlivePeriodMs)
+        {
+            // The timer fired late: the process was stalled (starved of CPU, paused by a debugger or the GC), and pongs
+            // may be sitting unread in the sockets. Keepalive timeouts run on a clock that skips the stall, so peers are
+            // not dropped for the server's own delay (the false "keepalive ping timeout" of a blocked event loop).
+            _stalledMs += late;
+        }
+
+        _lastKeepAliveTicks = now;
+        long interval = (long)_options.KeepAliveInterval.TotalMilliseconds;
+        long timeout = (long)_options.KeepAliveTimeout.TotalMilliseconds;
+        foreach (WebSocketConnection connection in _connections.Values)
+        {
+            connection.KeepAliveTick(now, now - _stalledMs, interval, timeout);
         }
     }
 

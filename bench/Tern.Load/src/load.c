@@ -1,5 +1,10 @@
 /* tern-load: a WebSocket load generator for loopback benchmarks of WebSocket servers.
  *
+ * With --raw it speaks plain TCP instead, to measure the ceiling of the machine with no WebSocket at all
+ * (bench/peers/raw-tcp): no upgrade request (the server's one-byte greeting stands for the 101 response), no frame
+ * headers and no masking (a message is just its --size bytes, delimited by counting), and no close frames (a
+ * half-close, answered by the server closing TCP).
+ *
  * One epoll loop per worker thread over non-blocking sockets, edge-triggered so the steady state makes no
  * epoll_ctl calls; every frame a read produces is answered into a per-connection output buffer that is
  * written once per read. The coordinating main thread only moves the run through its phases
@@ -39,6 +44,8 @@
 #define MAX_INFLIGHT 65536u
 #define MAX_SIZE (1ull << 30)
 #define SCAN_INTERVAL_NS 100000000ull
+#define RAW_ACCEPTED_MARK '!' /* --raw: the byte the server writes when it accepts a connection */
+#define RAW_PING_SIZE 8       /* --raw hold: a ping is the 8-byte send time, echoed back */
 
 enum mode { MODE_ECHO, MODE_BROADCAST, MODE_CONNECT, MODE_HOLD };
 static const char *const mode_names[] = {"echo", "broadcast", "connect", "hold"};
@@ -76,6 +83,7 @@ struct options {
     double ping_interval;
     uint32_t ramp;
     int verify;
+    int raw;
     double settle;
     double connect_timeout;
     double close_timeout;
@@ -98,6 +106,7 @@ struct connection {
     uint64_t deadline; /* of the current transient state, 0 for none */
     uint64_t began;    /* when connect() was called */
     struct ws_decoder decoder;
+    uint64_t raw_offset; /* --raw: bytes of the current message received so far */
     uint8_t *out;
     size_t out_length, out_offset, out_capacity;
     char *handshake;
@@ -218,6 +227,9 @@ static size_t echo_head_length(void) { return opt.size < ECHO_HEAD ? (size_t)opt
 
 static int data_opcode(void) { return opt.binary ? WS_BINARY : WS_TEXT; }
 
+/* --raw: messages have no frame to say how long they are, so both sides know it: pings in hold, --size otherwise. */
+static uint64_t raw_message_size(void) { return opt.mode == MODE_HOLD ? RAW_PING_SIZE : opt.size; }
+
 /* ---------- output buffer ---------- */
 
 static uint8_t *reserve(struct connection *c, size_t count)
@@ -251,6 +263,13 @@ static uint8_t *reserve(struct connection *c, size_t count)
 static void append_message(struct worker *w, struct connection *c, int opcode, const uint8_t *head, size_t head_length)
 {
     uint64_t size = opt.size;
+    if (opt.raw) { /* the bytes alone: no header, no mask */
+        uint8_t *message = reserve(c, size);
+        memcpy(message, head, head_length);
+        memcpy(message + head_length, fill + head_length, size - head_length);
+        c->out_length += size;
+        return;
+    }
     uint64_t frame_size = opt.frame_size ? opt.frame_size : (size ? size : 1);
     uint64_t offset = 0;
     int first = 1;
@@ -285,6 +304,27 @@ static void append_control(struct worker *w, struct connection *c, int opcode, c
     size_t header = ws_frame_header(frame, 1, opcode, length, key);
     ws_mask_copy(frame + header, payload, length, key, 0);
     c->out_length += header + length;
+}
+
+/* A ping carrying the send time, so its answer gives the round trip: a WebSocket ping (answered by a pong) or,
+ * with --raw, the 8 bytes alone (echoed back). */
+static void append_ping(struct worker *w, struct connection *c)
+{
+    if (opt.raw) {
+        memcpy(reserve(c, sizeof w->now), &w->now, sizeof w->now);
+        c->out_length += sizeof w->now;
+    } else {
+        append_control(w, c, WS_PING, (const uint8_t *)&w->now, sizeof w->now);
+    }
+}
+
+static void pong_received(struct worker *w, const uint8_t *payload)
+{
+    uint64_t sent;
+    memcpy(&sent, payload, sizeof sent);
+    bump(&w->counters.pongs, 1);
+    if (is_measuring() && sent <= w->now)
+        histogram_record(w->latency, w->now - sent);
 }
 
 /* ---------- connection life ---------- */
@@ -368,10 +408,17 @@ static void flush(struct worker *w, struct connection *c)
 
 static void send_close(struct worker *w, struct connection *c)
 {
+    c->deadline = w->now + (uint64_t)(opt.close_timeout * 1e9);
+    if (opt.raw) {
+        /* Half-close, as the close frame would: the server answers by closing TCP. Unsent bytes are dropped. */
+        c->out_offset = c->out_length = 0;
+        shutdown(c->fd, SHUT_WR);
+        c->state = STATE_AWAIT_EOF;
+        return;
+    }
     static const uint8_t normal_closure[2] = {0x03, 0xE8}; /* 1000 */
     append_control(w, c, WS_CLOSE, normal_closure, sizeof normal_closure);
     c->state = STATE_CLOSING;
-    c->deadline = w->now + (uint64_t)(opt.close_timeout * 1e9);
 }
 
 static void open_connection(struct worker *w, struct connection *c)
@@ -416,6 +463,10 @@ static void open_connection(struct worker *w, struct connection *c)
 
 static void send_handshake(struct worker *w, struct connection *c)
 {
+    if (opt.raw) { /* nothing to send: wait for the server's greeting byte */
+        c->state = STATE_HANDSHAKE;
+        return;
+    }
     uint8_t raw_key[16];
     uint64_t a = next_random(w), b = next_random(w);
     memcpy(raw_key, &a, 8);
@@ -616,13 +667,8 @@ static int on_control(void *context, int opcode, const uint8_t *payload, size_t 
         return 0;
     }
     if (opcode == WS_PONG) {
-        uint64_t sent;
-        if (length == sizeof sent) {
-            memcpy(&sent, payload, sizeof sent);
-            bump(&w->counters.pongs, 1);
-            if (is_measuring() && sent <= w->now)
-                histogram_record(w->latency, w->now - sent);
-        }
+        if (length == sizeof(uint64_t))
+            pong_received(w, payload);
         return 0; /* unsolicited pongs are allowed and ignored */
     }
 
@@ -744,6 +790,17 @@ static int consume(struct worker *w, struct connection *c, const uint8_t *bytes,
 
 static int consume_handshake(struct worker *w, struct connection *c, const uint8_t *bytes, size_t count)
 {
+    if (opt.raw) {
+        if (bytes[0] != RAW_ACCEPTED_MARK) {
+            fail_connection(w, c, &w->counters.handshake_failed, "raw: the first byte is 0x%02x, not '%c'", bytes[0],
+                            RAW_ACCEPTED_MARK);
+            return 1;
+        }
+        w->pending--;
+        c->state = STATE_OPEN;
+        on_open(w, c);
+        return count > 1 ? consume(w, c, bytes + 1, count - 1) : c->fd < 0;
+    }
     if (count > HANDSHAKE_BUFFER_SIZE - c->handshake_length) {
         fail_connection(w, c, &w->counters.handshake_failed, "handshake response longer than %d bytes",
                         HANDSHAKE_BUFFER_SIZE);
@@ -776,6 +833,29 @@ static int consume_handshake(struct worker *w, struct connection *c, const uint8
     return ended;
 }
 
+/* --raw: cuts the byte stream into messages of the length both sides know, through the same hooks as frames. */
+static int raw_decode(struct worker *w, struct connection *c, const uint8_t *bytes, size_t count)
+{
+    uint64_t size = raw_message_size();
+    while (count > 0) {
+        size_t take = size - c->raw_offset < count ? (size_t)(size - c->raw_offset) : count;
+        on_data(c, bytes, take, c->raw_offset);
+        c->raw_offset += take;
+        bytes += take;
+        count -= take;
+        if (c->raw_offset < size)
+            break;
+        c->raw_offset = 0;
+        if (c->role != ROLE_HOLD)
+            on_message(c, data_opcode(), size); /* checks the state itself */
+        else if (c->state == STATE_OPEN)
+            pong_received(w, c->head);
+        if (c->fd < 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Returns 1 when the connection ended. */
 static int consume(struct worker *w, struct connection *c, const uint8_t *bytes, size_t count)
 {
@@ -783,6 +863,8 @@ static int consume(struct worker *w, struct connection *c, const uint8_t *bytes,
         return consume_handshake(w, c, bytes, count);
     if (c->state == STATE_AWAIT_EOF)
         return 0; /* nothing may follow the close frame */
+    if (opt.raw)
+        return raw_decode(w, c, bytes, count);
     int result = ws_decode(&c->decoder, bytes, count, &hooks, c);
     if (result < 0) {
         fail_connection(w, c, &w->counters.protocol_errors, "connection %u: %s", c->id, ws_decode_error_text(result));
@@ -943,7 +1025,7 @@ static void send_due_pings(struct worker *w)
         struct connection *c = &w->connections[w->pings_issued++ % w->count];
         if (c->state != STATE_OPEN)
             continue;
-        append_control(w, c, WS_PING, (const uint8_t *)&w->now, sizeof w->now);
+        append_ping(w, c);
         bump(&w->counters.pings_sent, 1);
         flush(w, c);
     }
@@ -1049,6 +1131,9 @@ static void usage(FILE *out)
             "  --settle S          hold: seconds to wait before reading the server's memory (2)\n"
             "  --ramp R            connection attempts in progress at once per thread (256)\n"
             "  --verify            compare every payload byte echoed or delivered with what was sent\n"
+            "  --raw               plain TCP, for bench/peers/raw-tcp: no handshake (the server's greeting byte\n"
+            "                      stands for it), messages are their --size bytes alone, pings in hold are 8\n"
+            "                      bytes echoed back, a half-close stands for the close handshake\n"
             "  --connect-timeout S (10)   --close-timeout S (2)\n"
             "\n"
             "Prints a human summary and a final line `RESULT key=value ...` for scripts.\n"
@@ -1092,7 +1177,7 @@ static void parse_options(int argc, char **argv)
 {
     enum {
         O_MODE = 256, O_HOST, O_PORT, O_PATH, O_CONNS, O_INFLIGHT, O_SIZE, O_BINARY, O_TEXT, O_FRAME, O_DURATION,
-        O_WARMUP, O_MESSAGES, O_THREADS, O_SOURCES, O_PID, O_PING, O_SETTLE, O_RAMP, O_VERIFY, O_CONNECT_TIMEOUT,
+        O_WARMUP, O_MESSAGES, O_THREADS, O_SOURCES, O_PID, O_PING, O_SETTLE, O_RAMP, O_VERIFY, O_RAW, O_CONNECT_TIMEOUT,
         O_CLOSE_TIMEOUT, O_HELP
     };
     static const struct option long_options[] = {
@@ -1116,6 +1201,7 @@ static void parse_options(int argc, char **argv)
         {"settle", required_argument, 0, O_SETTLE},
         {"ramp", required_argument, 0, O_RAMP},
         {"verify", no_argument, 0, O_VERIFY},
+        {"raw", no_argument, 0, O_RAW},
         {"connect-timeout", required_argument, 0, O_CONNECT_TIMEOUT},
         {"close-timeout", required_argument, 0, O_CLOSE_TIMEOUT},
         {"help", no_argument, 0, O_HELP},
@@ -1164,6 +1250,7 @@ static void parse_options(int argc, char **argv)
         case O_SETTLE: opt.settle = parse_number(optarg, "settle"); break;
         case O_RAMP: opt.ramp = (uint32_t)parse_number(optarg, "ramp"); break;
         case O_VERIFY: opt.verify = 1; break;
+        case O_RAW: opt.raw = 1; break;
         case O_CONNECT_TIMEOUT: opt.connect_timeout = parse_number(optarg, "connect-timeout"); break;
         case O_CLOSE_TIMEOUT: opt.close_timeout = parse_number(optarg, "close-timeout"); break;
         case O_HELP: usage(stdout); exit(0);
@@ -1204,6 +1291,14 @@ static void parse_options(int argc, char **argv)
     if (opt.mode == MODE_BROADCAST && opt.size < BROADCAST_HEAD) {
         fprintf(stderr, "tern-load: broadcast messages carry a %d-byte header: --size must be at least that\n",
                 BROADCAST_HEAD);
+        exit(1);
+    }
+    if (opt.raw && opt.frame_size) {
+        fprintf(stderr, "tern-load: --raw has no frames: --frame-size does not apply\n");
+        exit(1);
+    }
+    if (opt.raw && opt.size == 0 && (opt.mode == MODE_ECHO || opt.mode == MODE_BROADCAST)) {
+        fprintf(stderr, "tern-load: --raw cannot delimit empty messages: --size must be at least 1\n");
         exit(1);
     }
     if (opt.threads < 1 || opt.threads > 256 || (uint32_t)opt.threads > opt.total_connections) {
@@ -1408,7 +1503,10 @@ int main(int argc, char **argv)
 
     setup_workers();
 
-    printf("tern-load %s ws://%s%s  ", mode_names[opt.mode], opt.host_header, opt.path);
+    if (opt.raw)
+        printf("tern-load %s raw tcp://%s  ", mode_names[opt.mode], opt.host_header);
+    else
+        printf("tern-load %s ws://%s%s  ", mode_names[opt.mode], opt.host_header, opt.path);
     switch (opt.mode) {
     case MODE_ECHO:
         printf("%u connections x %u in flight, %llu B %s", opt.connections, opt.inflight,
@@ -1418,7 +1516,10 @@ int main(int argc, char **argv)
         printf("1 publisher -> %u subscribers, window %u, %llu B %s", opt.connections, opt.inflight,
                (unsigned long long)opt.size, opt.binary ? "binary" : "text");
         break;
-    case MODE_CONNECT: printf("%u concurrent connect+handshake+close cycles", opt.connections); break;
+    case MODE_CONNECT:
+        printf(opt.raw ? "%u concurrent connect+greeting+close cycles" : "%u concurrent connect+handshake+close cycles",
+               opt.connections);
+        break;
     case MODE_HOLD: printf("%u idle connections, a ping every %g s each", opt.connections, opt.ping_interval); break;
     }
     printf(", %d thread%s, %u source address%s, %g s after %g s warm-up\n", opt.threads, opt.threads > 1 ? "s" : "",
@@ -1586,14 +1687,19 @@ int main(int argc, char **argv)
                kib_per_connection, kib_per_connection_open, (unsigned long long)counted);
     }
 
-    printf("RESULT mode=%s conns=%u inflight=%u size=%llu opened=%llu seconds=%.3f rate=%.1f mbps=%.3f "
+    printf("RESULT mode=%s raw=%d conns=%u inflight=%u size=%llu opened=%llu seconds=%.3f rate=%.1f mbps=%.3f "
            "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu load_cpu_pct=%.1f server_cpu_pct=%.1f "
            "kib_per_conn=%.3f kib_per_conn_open=%.3f\n",
-           mode_names[opt.mode], opt.connections, opt.inflight, (unsigned long long)opt.size,
+           mode_names[opt.mode], opt.raw, opt.connections, opt.inflight, (unsigned long long)opt.size,
            (unsigned long long)total.opened, elapsed, rate, megabytes, histogram_quantile(latency, 0.5) / 1e3,
            histogram_quantile(latency, 0.99) / 1e3, histogram_quantile(latency, 0.999) / 1e3, latency->max / 1e3,
            (unsigned long long)errors, 100 * own_cpu / elapsed, server_cpu >= 0 ? 100 * server_cpu / elapsed : -1.0,
            kib_per_connection, kib_per_connection_open);
     free(latency);
-    return errors || total.opened == 0 ? 2 : 0;
+    /* A run that moved nothing (say, a broadcast server that only echoes) measured nothing: not a success. */
+    int nothing_measured = opt.mode != MODE_HOLD && work_items == 0;
+    if (nothing_measured)
+        fprintf(stderr, "tern-load: nothing was measured (no %s in the window)\n",
+                opt.mode == MODE_CONNECT ? "cycle completed" : "message received");
+    return errors || total.opened == 0 || nothing_measured ? 2 : 0;
 }

@@ -78,7 +78,7 @@ public sealed class WebSocketDecoder : IDisposable
 
     private readonly bool _expectMasked;
     private readonly long _maxMessageSize;
-    private readonly byte[] _control = new byte[FrameHeader.MaxControlPayload];
+    private byte[]? _control;
 
     // The frame whose payload is being read.
     private bool _inFrame;
@@ -124,6 +124,11 @@ public sealed class WebSocketDecoder : IDisposable
             ReleaseMessageBuffer();
         }
 
+        if (!_inFrame)
+        {
+            ReleaseControlBuffer();
+        }
+
         while (true)
         {
             if (!_inFrame)
@@ -156,13 +161,8 @@ public sealed class WebSocketDecoder : IDisposable
                 int take = (int)Math.Min(_frameRemaining, input.Length);
                 if (take > 0)
                 {
-                    Span<byte> target = _control.AsSpan(_controlLength, take);
-                    input.Slice(0, take).CopyTo(target);
-                    input = input.Slice(take);
-                    if (_frame.Masked)
-                    {
-                        _maskOffset = Masking.Apply(target, _frame.MaskKey, _maskOffset);
-                    }
+                    Span<byte> target = _control!.AsSpan(_controlLength, take);
+                    CopyPayload(ref input, target);
 
                     _controlLength += take;
                     _frameRemaining -= take;
@@ -187,12 +187,7 @@ public sealed class WebSocketDecoder : IDisposable
                 int take = (int)Math.Min(_frameRemaining, input.Length);
                 EnsureMessageCapacity(_messageLength + take);
                 Span<byte> target = _message.AsSpan(_messageLength, take);
-                input.Slice(0, take).CopyTo(target);
-                input = input.Slice(take);
-                if (_frame.Masked)
-                {
-                    _maskOffset = Masking.Apply(target, _frame.MaskKey, _maskOffset);
-                }
+                CopyPayload(ref input, target);
 
                 _messageLength += take;
                 _frameRemaining -= take;
@@ -219,6 +214,24 @@ public sealed class WebSocketDecoder : IDisposable
                 ReadOnlyMemory<byte> payload = _message is null ? ReadOnlyMemory<byte>.Empty : _message.AsMemory(0, _messageLength);
                 return new ProtocolEvent(ProtocolEventType.Message, _messageKind, payload);
             }
+        }
+    }
+
+    /// <summary>Moves payload bytes from the input into <paramref name="target"/>, unmasking on the way (one pass per segment).</summary>
+    private void CopyPayload(ref ReadOnlySequence<byte> input, Span<byte> target)
+    {
+        ReadOnlySequence<byte> source = input.Slice(0, target.Length);
+        input = input.Slice(target.Length);
+        if (!_frame.Masked)
+        {
+            source.CopyTo(target);
+            return;
+        }
+
+        foreach (ReadOnlyMemory<byte> segment in source)
+        {
+            _maskOffset = Masking.Apply(segment.Span, target, _frame.MaskKey, _maskOffset);
+            target = target[segment.Length..];
         }
     }
 
@@ -249,6 +262,8 @@ public sealed class WebSocketDecoder : IDisposable
                     return Fail(WebSocketCloseCode.ProtocolError, "Control frames must carry at most 125 bytes.");
                 }
 
+                // Rented per control frame, like message buffers, so an idle connection holds none.
+                _control ??= ArrayPool<byte>.Shared.Rent(FrameHeader.MaxControlPayload);
                 _controlLength = 0;
                 break;
             case Opcode.Text or Opcode.Binary:
@@ -292,7 +307,7 @@ public sealed class WebSocketDecoder : IDisposable
 
     private ProtocolEvent CompleteControlFrame()
     {
-        ReadOnlyMemory<byte> payload = _control.AsMemory(0, _controlLength);
+        ReadOnlyMemory<byte> payload = _control!.AsMemory(0, _controlLength);
         switch (_frame.Opcode)
         {
             case Opcode.Ping:
@@ -309,6 +324,7 @@ public sealed class WebSocketDecoder : IDisposable
         if (payload.Length == 0)
         {
             _finished = true;
+            ReleaseControlBuffer();
             return new ProtocolEvent(ProtocolEventType.Close, closeCode: WebSocketCloseCode.NoStatusReceived);
         }
 
@@ -331,13 +347,16 @@ public sealed class WebSocketDecoder : IDisposable
         }
 
         _finished = true;
-        return new ProtocolEvent(ProtocolEventType.Close, closeCode: (WebSocketCloseCode)code, reason: Encoding.UTF8.GetString(reason));
+        string reasonText = Encoding.UTF8.GetString(reason);
+        ReleaseControlBuffer();
+        return new ProtocolEvent(ProtocolEventType.Close, closeCode: (WebSocketCloseCode)code, reason: reasonText);
     }
 
     private ProtocolEvent Fail(WebSocketCloseCode code, string reason)
     {
         _finished = true;
         ReleaseMessageBuffer();
+        ReleaseControlBuffer();
         return new ProtocolEvent(ProtocolEventType.ProtocolError, closeCode: code, reason: reason);
     }
 
@@ -366,6 +385,15 @@ public sealed class WebSocketDecoder : IDisposable
         _message = bigger;
     }
 
+    private void ReleaseControlBuffer()
+    {
+        if (_control is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_control);
+            _control = null;
+        }
+    }
+
     private void ReleaseMessageBuffer()
     {
         if (_message is not null)
@@ -381,7 +409,9 @@ public sealed class WebSocketDecoder : IDisposable
     public void Dispose()
     {
         _inMessage = false;
+        _inFrame = false;
         ReleaseMessageBuffer();
+        ReleaseControlBuffer();
         _finished = true;
     }
 }

@@ -1,21 +1,23 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 
 namespace Tern.Transport;
 
 /// <summary>
-/// Pumps a <see cref="Transport"/> through two pipes: received bytes into <see cref="Input"/>, and bytes written to
-/// <see cref="Output"/> out to the transport. No thread per connection: two async loops that hold no buffer while the
-/// connection is idle.
+/// Pumps a <see cref="Transport"/>: a receive loop fills the input pipe, and a <see cref="SendQueue"/> takes what is
+/// written with <see cref="BeginOutput"/> / <see cref="CommitOutput"/> out to the transport. No thread per connection,
+/// and no buffer held while the connection is idle.
 /// </summary>
 /// <remarks>
-/// The output pipe never pauses its writer (its threshold is 0), so a write plus flush always completes at once and can
-/// happen under a plain lock; backpressure is measured in <see cref="QueuedBytes"/> instead and applied by the caller.
-/// Writes to <see cref="Output"/> must be serialized by the caller.
+/// A write never waits: backpressure is measured in <see cref="QueuedBytes"/> and applied by the caller. Writes must be
+/// serialized by the caller. Replies written by the application while the receive loop hands it a batch of input are
+/// corked: they leave in one send, on the receive loop's thread, once the batch is processed.
 /// </remarks>
 internal sealed class DuplexConnection
 {
     private const int MinimumReceiveSize = 4096;
+    private const int MaximumReceiveSize = 64 * 1024;
 
     // The input pipe resumes its reader inline: the receive loop runs the protocol and the application's handler on
     // its own thread, with no thread-pool hop or work-item allocation per received batch.
@@ -27,56 +29,33 @@ internal sealed class DuplexConnection
         minimumSegmentSize: 4096,
         useSynchronizationContext: false);
 
-    // The send loop runs on a shared IOQueue rather than inline: the sender returns at once, and everything queued
-    // before the loop gets to run goes out in one pass (frames coalesce instead of one socket send per message).
-    private static readonly Dictionary<IOQueue, PipeOptions> OutputOptions = new();
-
-    private static PipeOptions OutputOptionsFor(IOQueue queue)
-    {
-        lock (OutputOptions)
-        {
-            if (!OutputOptions.TryGetValue(queue, out PipeOptions? options))
-            {
-                options = new PipeOptions(
-                    readerScheduler: queue,
-                    writerScheduler: PipeScheduler.Inline,
-                    pauseWriterThreshold: 0,
-                    resumeWriterThreshold: 0,
-                    minimumSegmentSize: 4096,
-                    useSynchronizationContext: false);
-                OutputOptions[queue] = options;
-            }
-
-            return options;
-        }
-    }
-
     private readonly Transport _transport;
     private readonly Pipe _input = new(InputOptions);
-    private readonly Pipe _output = new(OutputOptionsFor(IOQueue.Next()));
+    private readonly SendQueue _output;
     private readonly CancellationTokenSource _aborted = new();
     private readonly object _drainLock = new();
     private TaskCompletionSource? _drained;
     private long _drainThreshold;
-    private long _queuedBytes;
     private long _lastReceiveTicks = Environment.TickCount64;
     private Task _receiving = Task.CompletedTask;
-    private Task _sending = Task.CompletedTask;
+    private int _corkedThread;
     private int _disposed;
+    private Action<object?>? _onAborted;
+    private object? _onAbortedState;
 
     public DuplexConnection(Transport transport)
     {
         _transport = transport;
+        _output = new SendQueue(transport, OnSent);
     }
 
     public Transport Transport => _transport;
 
     public PipeReader Input => _input.Reader;
 
-    public PipeWriter Output => _output.Writer;
 
     /// <summary>Bytes written to the output and not yet handed to the transport.</summary>
-    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+    public long QueuedBytes => _output.QueuedBytes;
 
     /// <summary><see cref="Environment.TickCount64"/> when bytes last arrived: any data is a sign of life.</summary>
     public long LastReceiveTicks => Volatile.Read(ref _lastReceiveTicks);
@@ -84,28 +63,40 @@ internal sealed class DuplexConnection
     /// <summary>Canceled when the connection is aborted or disposed.</summary>
     public CancellationToken Aborted => _aborted.Token;
 
-    /// <summary>Completes when both loops have ended.</summary>
-    public Task Completion => Task.WhenAll(_receiving, _sending);
+    /// <summary>Completes when the receive loop has ended (the peer closed, or the connection was aborted).</summary>
+    public Task Completion => _receiving;
 
     public void Start()
     {
         _receiving = ReceiveLoopAsync();
-        _sending = SendLoopAsync();
     }
 
-    /// <summary>Makes what was written to <see cref="Output"/> since the last commit available to the send loop. Call under the caller's write lock.</summary>
+    /// <summary>Starts a write: append to the returned writer, then call <see cref="CommitOutput"/>. Calls must be serialized by the caller.</summary>
+    public IBufferWriter<byte> BeginOutput()
+    {
+        _output.BeginWrite();
+        return _output;
+    }
+
+    /// <summary>Ends a write started by <see cref="BeginOutput"/> and sees that it gets sent.</summary>
     public void CommitOutput()
     {
-        Interlocked.Add(ref _queuedBytes, _output.Writer.UnflushedBytes);
-        ValueTask<FlushResult> flush = _output.Writer.FlushAsync(CancellationToken.None);
-        // With no pause threshold a flush never waits; consume the result to honour the ValueTask contract.
-        if (flush.IsCompleted)
+        // On the receive loop's thread while it hands input to the application, replies wait for the end of the batch.
+        bool corked = Volatile.Read(ref _corkedThread) == Environment.CurrentManagedThreadId;
+        _output.Commit(corked ? SendMode.Deferred : SendMode.Queued);
+    }
+
+    private void OnSent(bool failed)
+    {
+        if (failed)
         {
-            flush.GetAwaiter().GetResult();
+            // The peer vanished: what is queued cannot be delivered. Stop reading too.
+            CancelAborted();
+            SignalDrained(force: true);
         }
         else
         {
-            _ = flush.AsTask();
+            SignalDrained(force: false);
         }
     }
 
@@ -149,27 +140,36 @@ internal sealed class DuplexConnection
         try
         {
             bool moreLikely = false;
+            int receiveSize = MinimumReceiveSize;
             while (true)
             {
                 if (!moreLikely)
                 {
                     // Wait for data with an empty buffer first, so an idle connection holds no receive buffer.
-                    await _transport.ReceiveAsync(Memory<byte>.Empty, _aborted.Token).ConfigureAwait(false);
+                    await _transport.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
                 }
 
-                Memory<byte> memory = writer.GetMemory(MinimumReceiveSize);
-                int received = await _transport.ReceiveAsync(memory, _aborted.Token).ConfigureAwait(false);
+                Memory<byte> memory = writer.GetMemory(receiveSize);
+                int received = await _transport.ReceiveAsync(memory, CancellationToken.None).ConfigureAwait(false);
                 if (received == 0)
                 {
                     break;
                 }
 
-                // A full buffer suggests more is already waiting: skip the zero-byte wait next time.
+                // A full buffer suggests more is already waiting: skip the zero-byte wait next time, and ask for a
+                // bigger buffer (fewer receive calls for large messages); small reads shrink it back.
                 moreLikely = received == memory.Length;
+                receiveSize = moreLikely ? Math.Min(receiveSize * 2, MaximumReceiveSize) : MinimumReceiveSize;
 
                 Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
                 writer.Advance(received);
-                FlushResult flushed = await writer.FlushAsync(_aborted.Token).ConfigureAwait(false);
+                // The input pipe resumes its reader inline, so the application processes this batch inside FlushAsync;
+                // its replies are corked meanwhile and go out together right after, from this thread.
+                Volatile.Write(ref _corkedThread, Environment.CurrentManagedThreadId);
+                ValueTask<FlushResult> flushing = writer.FlushAsync(CancellationToken.None);
+                Volatile.Write(ref _corkedThread, 0);
+                _output.Flush(SendMode.Inline);
+                FlushResult flushed = await flushing.ConfigureAwait(false);
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {
                     break;
@@ -186,54 +186,25 @@ internal sealed class DuplexConnection
         }
     }
 
-    private async Task SendLoopAsync()
-    {
-        await Task.Yield();
-        PipeReader reader = _output.Reader;
-        try
-        {
-            while (true)
-            {
-                ReadResult result = await reader.ReadAsync(_aborted.Token).ConfigureAwait(false);
-                System.Buffers.ReadOnlySequence<byte> buffer = result.Buffer;
-                foreach (ReadOnlyMemory<byte> segment in buffer)
-                {
-                    await _transport.SendAsync(segment, _aborted.Token).ConfigureAwait(false);
-                }
-
-                // Measure before AdvanceTo: it recycles the segments a multi-segment length is computed from.
-                long sent = buffer.Length;
-                reader.AdvanceTo(buffer.End);
-                Interlocked.Add(ref _queuedBytes, -sent);
-                SignalDrained(force: false);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
-        {
-            // The peer vanished: what is queued cannot be delivered. Stop reading too. This loop may be running inline
-            // inside a sender's lock, so the cancellation callbacks (which may be application code) run elsewhere.
-            ThreadPool.UnsafeQueueUserWorkItem(static self => self.CancelAborted(), this, preferLocal: false);
-        }
-        finally
-        {
-            await reader.CompleteAsync().ConfigureAwait(false);
-            SignalDrained(force: true);
-        }
-    }
-
     /// <summary>
     /// Sends everything written so far, then half-closes (TCP FIN). Bounded by <paramref name="timeout"/>; returns
     /// false if the bytes could not all be sent in time.
     /// </summary>
     public async Task<bool> CompleteOutputAsync(TimeSpan timeout)
     {
-        await _output.Writer.CompleteAsync().ConfigureAwait(false);
-        bool sent = await _sending.WaitAsync(timeout).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default).ConfigureAwait(false);
-        if (sent && !_aborted.IsCancellationRequested)
+        bool sent;
+        try
+        {
+            using var timer = new CancellationTokenSource(timeout);
+            await WaitForDrainAsync(0, timer.Token).ConfigureAwait(false);
+            sent = QueuedBytes == 0 && !_aborted.IsCancellationRequested;
+        }
+        catch (OperationCanceledException)
+        {
+            sent = false;
+        }
+
+        if (sent)
         {
             _transport.ShutdownSend();
         }
@@ -266,6 +237,20 @@ internal sealed class DuplexConnection
         }
     }
 
+    /// <summary>
+    /// Calls <paramref name="callback"/> once when the connection is aborted, or at once if it already is. A plain
+    /// callback rather than a registration on <see cref="Aborted"/>, which would cost memory on every open connection.
+    /// </summary>
+    public void OnAborted(Action<object?> callback, object? state)
+    {
+        _onAbortedState = state;
+        Volatile.Write(ref _onAborted, callback);
+        if (_aborted.IsCancellationRequested)
+        {
+            Interlocked.Exchange(ref _onAborted, null)?.Invoke(state);
+        }
+    }
+
     private void CancelAborted()
     {
         try
@@ -275,6 +260,8 @@ internal sealed class DuplexConnection
         catch (ObjectDisposedException)
         {
         }
+
+        Interlocked.Exchange(ref _onAborted, null)?.Invoke(_onAbortedState);
     }
 
     /// <summary>Drops the connection at once: pending output is discarded and both loops end.</summary>
@@ -287,7 +274,10 @@ internal sealed class DuplexConnection
 
         CancelAborted();
         _transport.Dispose();
-        _output.Writer.CancelPendingFlush();
+        // The receive loop waits without a cancellation token (a registration per pending wait costs memory on every
+        // idle connection): disposing the transport fails its socket call, and these wake its pipe waits.
+        _input.Writer.CancelPendingFlush();
         _input.Reader.CancelPendingRead();
+        SignalDrained(force: true);
     }
 }

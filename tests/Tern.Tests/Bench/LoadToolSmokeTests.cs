@@ -4,12 +4,14 @@ using Tern.Tests.TestSupport;
 namespace Tern.Tests.Bench;
 
 /// <summary>
-/// A second-long run of each mode of the load generator (bench/Tern.Load) against an in-process Tern server, so the
-/// tool keeps building and working. Not a benchmark: nothing here measures speed.
+/// A second-long run of each mode of the load generator (bench/Tern.Load) against an in-process Tern server, and of
+/// its --raw modes against the raw TCP server (bench/peers/raw-tcp), so the tools keep building and working. Not a
+/// benchmark: nothing here measures speed.
 /// </summary>
 public class LoadToolSmokeTests
 {
     private static readonly Lazy<string> Tool = new(BuildTool);
+    private static readonly Lazy<string> RawServer = new(BuildRawServer);
 
     private static string RepositoryRoot()
     {
@@ -28,6 +30,14 @@ public class LoadToolSmokeTests
         (int exit, string output) = Run("make", $"-C {directory} -s test", TimeSpan.FromMinutes(2));
         Assert.True(exit == 0, $"make test failed:\n{output}");
         return Path.Combine(directory, "bin", "tern-load");
+    }
+
+    private static string BuildRawServer()
+    {
+        string directory = Path.Combine(RepositoryRoot(), "bench", "peers", "raw-tcp");
+        (int exit, string output) = Run("make", $"-C {directory} -s", TimeSpan.FromMinutes(2));
+        Assert.True(exit == 0, $"make failed:\n{output}");
+        return Path.Combine(directory, "bin", "raw-tcp-server");
     }
 
     private static (int Exit, string Output) Run(string file, string arguments, TimeSpan timeout)
@@ -77,5 +87,38 @@ public class LoadToolSmokeTests
         Assert.True(exit == 0, $"tern-load {arguments} exited {exit}:\n{output}");
         string result = output.Split('\n').Last(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
         Assert.Contains("errors=0", result);
+    }
+
+    [Theory]
+    [InlineData("echo", "--mode echo --conns 4 --inflight 4 --size 32 --verify")]
+    [InlineData("echo", "--mode echo --conns 2 --size 1M --verify")]
+    [InlineData("broadcast", "--mode broadcast --conns 20 --size 64 --verify")]
+    [InlineData("echo", "--mode connect --conns 4")]
+    [InlineData("echo", "--mode hold --conns 50 --ping-interval 0.2 --settle 0.2")]
+    public async Task Each_raw_mode_runs_without_errors(string serverMode, string arguments)
+    {
+        string tool = Tool.Value;
+        var start = new ProcessStartInfo(RawServer.Value, $"--port 0 --mode {serverMode}") { RedirectStandardOutput = true };
+        using Process server = Process.Start(start)!;
+        try
+        {
+            // The server's first line names the port it picked: "raw-tcp-server echo on 127.0.0.1:PORT".
+            string? banner = await server.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.NotNull(banner);
+            string port = banner[(banner.LastIndexOf(':') + 1)..];
+            (int exit, string output) = await Task.Run(() =>
+                Run(tool, $"--raw {arguments} --port {port} --duration 1 --warmup 0 --server-pid {server.Id}", TimeSpan.FromSeconds(60)));
+            Assert.True(exit == 0, $"tern-load --raw {arguments} exited {exit}:\n{output}");
+            string result = output.Split('\n').Last(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
+            Assert.Contains("errors=0", result);
+            // Hold counts pongs, not messages; every other mode must have moved something.
+            string rate = result.Split(' ').Single(field => field.StartsWith("rate=", StringComparison.Ordinal));
+            Assert.True(arguments.Contains("--mode hold", StringComparison.Ordinal) || rate != "rate=0.0", result);
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync();
+        }
     }
 }

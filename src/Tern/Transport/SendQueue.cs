@@ -1,0 +1,251 @@
+using System.Buffers;
+using System.Net.Sockets;
+
+namespace Tern.Transport;
+
+/// <summary>
+/// The outgoing bytes of one connection: a chain of pooled segments that writers append to and one sender drains to the
+/// transport. Frames written while the sender is busy coalesce into its next pass; once everything is sent the segments
+/// go back to the pool, so an idle connection holds no send buffer.
+/// </summary>
+/// <remarks>
+/// Writers must be serialized by the caller and bracket their writes with <see cref="BeginWrite"/> and
+/// <see cref="Commit"/>. The sender starts on the caller's thread (<see cref="SendMode.Inline"/>), on a shared
+/// <see cref="IOQueue"/>, or not at all until <see cref="Flush"/> (<see cref="SendMode.Deferred"/>).
+/// </remarks>
+internal sealed class SendQueue : IBufferWriter<byte>
+{
+    private const int SegmentSize = 4096;
+
+    private static readonly Action<object?> StartSendingCallback = static state => ((SendQueue)state!).StartSending();
+
+    private readonly Transport _transport;
+    private readonly IOQueue _ioQueue = IOQueue.Next();
+    private readonly Action<bool> _onSent;
+    private readonly object _lock = new();
+
+    // The chain: _head is the oldest segment with unsent bytes; _tail the one being written.
+    private Segment? _head;
+    private Segment? _tail;
+    private Segment? _spare;
+    private bool _writing;
+    private bool _sending;
+    private bool _failed;
+    private long _queuedBytes;
+
+    /// <param name="transport">Where the bytes go.</param>
+    /// <param name="onSent">Called after each send to the transport (false) and once if sending fails for good (true).</param>
+    public SendQueue(Transport transport, Action<bool> onSent)
+    {
+        _transport = transport;
+        _onSent = onSent;
+    }
+
+    /// <summary>Bytes committed and not yet handed to the transport.</summary>
+    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    /// <summary>True while a writer is between <see cref="BeginWrite"/> and <see cref="Commit"/>, or the sender is running.</summary>
+    public bool IsBusy
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _writing || _sending || _head is not null;
+            }
+        }
+    }
+
+    public void BeginWrite()
+    {
+        lock (_lock)
+        {
+            _writing = true;
+        }
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Segment? tail = _tail;
+        int wanted = Math.Max(sizeHint, 1);
+        if (tail is null || tail.Buffer!.Length - tail.Written < wanted)
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(sizeHint, SegmentSize));
+            Segment segment;
+            lock (_lock)
+            {
+                // Reuse the segment object kept from the last time the queue ran dry: no allocation per message.
+                segment = _spare ?? new Segment();
+                _spare = null;
+                segment.Buffer = buffer;
+                if (_tail is null)
+                {
+                    _head = segment;
+                }
+                else
+                {
+                    _tail.Next = segment;
+                }
+
+                _tail = segment;
+            }
+
+            tail = segment;
+        }
+
+        return tail.Buffer!.AsMemory(tail.Written);
+    }
+
+    public void Advance(int count)
+    {
+        Segment tail = _tail!;
+        // Published with release semantics: the sender reads Written to know how far it may send.
+        Volatile.Write(ref tail.Written, tail.Written + count);
+        Interlocked.Add(ref _queuedBytes, count);
+    }
+
+    /// <summary>Ends a write and makes sure a sender will take what was written.</summary>
+    public void Commit(SendMode mode)
+    {
+        bool start;
+        lock (_lock)
+        {
+            _writing = false;
+            start = !_sending && !_failed && mode != SendMode.Deferred && _head is not null;
+            _sending |= start;
+        }
+
+        if (start)
+        {
+            Start(mode);
+        }
+    }
+
+    /// <summary>Starts a sender for writes committed with <see cref="SendMode.Deferred"/>, if one is needed.</summary>
+    public void Flush(SendMode mode)
+    {
+        bool start;
+        lock (_lock)
+        {
+            start = !_sending && !_failed && _head is not null;
+            _sending |= start;
+        }
+
+        if (start)
+        {
+            Start(mode);
+        }
+    }
+
+    private void Start(SendMode mode)
+    {
+        if (mode == SendMode.Inline)
+        {
+            _ = SendAsync();
+        }
+        else
+        {
+            _ioQueue.Schedule(StartSendingCallback, this);
+        }
+    }
+
+    private void StartSending() => _ = SendAsync();
+
+    private async Task SendAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                Segment segment = _head!;
+                int written = Volatile.Read(ref segment.Written);
+                if (segment.Sent < written)
+                {
+                    int count = written - segment.Sent;
+                    await _transport.SendAsync(segment.Buffer!.AsMemory(segment.Sent, count), CancellationToken.None).ConfigureAwait(false);
+                    segment.Sent = written;
+                    Interlocked.Add(ref _queuedBytes, -count);
+                    _onSent(false);
+                    continue;
+                }
+
+                bool done = false;
+                byte[]? free = null;
+                lock (_lock)
+                {
+                    if (segment.Next is not null)
+                    {
+                        _head = segment.Next;
+                        free = segment.Release();
+                    }
+                    else if (segment.Sent == segment.Written)
+                    {
+                        // Everything is sent. Give the last segment back unless a writer is filling it right now.
+                        if (!_writing)
+                        {
+                            _head = _tail = null;
+                            free = segment.Release();
+                            _spare = segment;
+                        }
+
+                        _sending = false;
+                        done = true;
+                    }
+                }
+
+                if (free is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(free);
+                }
+
+                if (done)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
+        {
+            lock (_lock)
+            {
+                _failed = true;
+                _sending = false;
+            }
+
+            // This may run inline inside a sender's lock: the failure's consequences (cancellation callbacks, which
+            // may be application code) run elsewhere.
+            ThreadPool.UnsafeQueueUserWorkItem(static self => self._onSent(true), this, preferLocal: false);
+        }
+    }
+
+    private sealed class Segment
+    {
+        public byte[]? Buffer;
+        public int Written;
+        public int Sent;
+        public Segment? Next;
+
+        /// <summary>Detaches the buffer (for the pool) and resets the segment for reuse.</summary>
+        public byte[] Release()
+        {
+            byte[] buffer = Buffer!;
+            Buffer = null;
+            Written = Sent = 0;
+            Next = null;
+            return buffer;
+        }
+    }
+}
+
+/// <summary>How a commit gets its bytes sent.</summary>
+internal enum SendMode
+{
+    /// <summary>By a sender on a shared <see cref="IOQueue"/>: the writer returns at once, and later writes coalesce.</summary>
+    Queued,
+    /// <summary>By the committing thread itself, until the socket would block.</summary>
+    Inline,
+    /// <summary>Not yet: a later <see cref="SendQueue.Flush"/> sends it (used to batch replies while input is processed).</summary>
+    Deferred,
+}
