@@ -1,4 +1,7 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Tern.Tests.TestSupport;
@@ -119,7 +122,7 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
         await using EchoServer server = await EchoServer.StartAsync(o =>
         {
             o.EndPoints.Clear();
-            o.EndPoints.Add(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 0));
+            o.EndPoints.Add(new IPEndPoint(IPAddress.IPv6Loopback, 0));
         });
         Assert.StartsWith("ws://[::1]:", server.Uri.ToString());
         await RunCaseAsync(server, "binary-65536");
@@ -149,7 +152,7 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
             context.Reject(status, "Refused by the interop test.");
             return ValueTask.CompletedTask;
         });
-        ChildProcessResult result = await RunCaseAsync(server, "refused", new() { ["TERN_EXPECT_STATUS"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        ChildProcessResult result = await RunCaseAsync(server, "refused", new() { ["TERN_EXPECT_STATUS"] = status.ToString(CultureInfo.InvariantCulture) });
         Assert.Contains("Refused by the interop test.", result.StandardOutput);
     }
 
@@ -158,7 +161,7 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
         node.EnsureReady();
         output.WriteLine($"node {node.NodeVersion}, ws {node.WsVersion}, case {caseName}");
         environment ??= new Dictionary<string, string>();
-        environment["TERN_CASE_TIMEOUT_MS"] = ((int)(CaseTimeout.TotalMilliseconds * 0.9)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        environment["TERN_CASE_TIMEOUT_MS"] = ((int)(CaseTimeout.TotalMilliseconds * 0.9)).ToString(CultureInfo.InvariantCulture);
         ChildProcessResult result = await ChildProcess.RunAsync("node", ["client.js", caseName, server.Uri.ToString()], node.Directory, CaseTimeout, environment);
         output.WriteLine(result.ToString());
         JsonElement? verdict = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -194,8 +197,8 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
         {
             get
             {
-                System.Net.IPEndPoint endPoint = _server.Server.LocalEndPoints[0];
-                string host = endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+                IPEndPoint endPoint = _server.Server.LocalEndPoints[0];
+                string host = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
                 return new Uri($"ws://{host}:{endPoint.Port}/interop");
             }
         }

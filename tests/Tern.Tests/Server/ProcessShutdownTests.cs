@@ -31,7 +31,7 @@ public sealed class ProcessShutdownTests(ITestOutputHelper output)
                 clients.Add(client);
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                 await client.ConnectAsync(new Uri($"ws://127.0.0.1:{host.Port}/"), timeout.Token);
-                closeStatuses.Add(ReadUntilCloseAsync(client));
+                closeStatuses.Add(client.ReadUntilCloseAsync(timeoutSeconds: 60));
             }
 
             await WaitForHostCountAsync(host, ConnectionCount);
@@ -83,29 +83,6 @@ public sealed class ProcessShutdownTests(ITestOutputHelper output)
         {
             await Task.Delay(20);
             return true;
-        }
-    }
-
-    /// <summary>Reads like an application would until the server's close arrives, answers it, and returns its code (null if the connection broke).</summary>
-    private static async Task<WebSocketCloseStatus?> ReadUntilCloseAsync(ClientWebSocket client)
-    {
-        var buffer = new byte[1024];
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            while (true)
-            {
-                WebSocketReceiveResult result = await client.ReceiveAsync(buffer, timeout.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
-                    return result.CloseStatus;
-                }
-            }
-        }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
-        {
-            return null;
         }
     }
 }

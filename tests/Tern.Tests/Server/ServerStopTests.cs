@@ -33,7 +33,7 @@ public sealed class ServerStopTests
         try
         {
             using ClientWebSocket client = await server.ConnectClientAsync();
-            Task<WebSocketCloseStatus?> clientClose = ReadUntilCloseAsync(client);
+            Task<WebSocketCloseStatus?> clientClose = client.ReadUntilCloseAsync();
             await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
             var stopping = Stopwatch.StartNew();
@@ -82,7 +82,7 @@ public sealed class ServerStopTests
         {
             ClientWebSocket client = await server.ConnectClientAsync();
             clients.Add(client);
-            closes.Add(ReadUntilCloseAsync(client));
+            closes.Add(client.ReadUntilCloseAsync());
             senders.Add(Task.Run(async () =>
             {
                 byte[] message = new byte[1000];
@@ -135,39 +135,12 @@ public sealed class ServerStopTests
 
         TestServer server = await TestServer.StartAsync();
         using ClientWebSocket client = await server.ConnectClientAsync();
-        Task<WebSocketCloseStatus?> clientClose = ReadUntilCloseAsync(client);
+        Task<WebSocketCloseStatus?> clientClose = client.ReadUntilCloseAsync();
         Task first = server.Server.StopAsync();
         Task second = server.Server.StopAsync();
         Assert.Same(first, second);
         await first.WaitAsync(TimeSpan.FromSeconds(10));
         await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await clientClose.WaitAsync(TimeSpan.FromSeconds(10)));
-    }
-
-    /// <summary>Reads until the server's close arrives, answers it, and returns its code (null if the connection broke).</summary>
-    internal static async Task<WebSocketCloseStatus?> ReadUntilCloseAsync(ClientWebSocket client)
-    {
-        var buffer = new byte[64 * 1024];
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            while (true)
-            {
-                WebSocketReceiveResult result = await client.ReceiveAsync(buffer, timeout.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    if (client.State == WebSocketState.CloseReceived)
-                    {
-                        await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
-                    }
-
-                    return result.CloseStatus;
-                }
-            }
-        }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
-        {
-            return null;
-        }
     }
 }

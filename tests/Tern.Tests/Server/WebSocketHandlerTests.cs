@@ -118,7 +118,7 @@ public sealed class WebSocketHandlerTests
         }));
         using ClientWebSocket client = await server.ConnectClientAsync();
         await client.SendAsync("anything"u8.ToArray(), WebSocketMessageType.Text, true, CancellationToken.None);
-        Assert.Equal((WebSocketCloseStatus)4003, await ServerStopTests.ReadUntilCloseAsync(client));
+        Assert.Equal((WebSocketCloseStatus)4003, await client.ReadUntilCloseAsync());
         (WebSocketCloseInfo? info, TimeSpan took) = await closeInfo.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(took < TimeSpan.FromSeconds(2), $"CloseAsync took {took.TotalMilliseconds:F0} ms");
         Assert.Equal(WebSocketCloseCode.NormalClosure, info?.Code);
@@ -139,7 +139,7 @@ public sealed class WebSocketHandlerTests
             loopEnded.TrySetResult();
         }));
         using ClientWebSocket client = await server.ConnectClientAsync();
-        Task<WebSocketCloseStatus?> clientSide = ServerStopTests.ReadUntilCloseAsync(client);
+        Task<WebSocketCloseStatus?> clientSide = client.ReadUntilCloseAsync();
         await TestServer.WaitUntilAsync(() => Volatile.Read(ref served) is not null);
         var closing = System.Diagnostics.Stopwatch.StartNew();
         await served!.CloseAsync(WebSocketCloseCode.GoingAway, "elsewhere").WaitAsync(TimeSpan.FromSeconds(10));
