@@ -223,6 +223,17 @@ public sealed class WebSocketServer : IAsyncDisposable
             return;
         }
 
+        if (connections is IReadOnlyList<WebSocketConnection> list)
+        {
+            // Indexing a list or array allocates nothing, where its IEnumerable enumerator would, once per message.
+            for (int i = 0; i < list.Count; i++)
+            {
+                Deliver(list[i], frame);
+            }
+
+            return;
+        }
+
         foreach (WebSocketConnection connection in connections)
         {
             Deliver(connection, frame);
