@@ -6,6 +6,15 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Tern;
 
+// Echo's handlers never block, so the socket engine may run them on its own thread as data arrives, saving a thread
+// hop per message (measured in docs/benchmarks.md). It is read when the first socket starts, so set it before that;
+// an explicit setting in the environment wins. Applications whose handlers may block should leave it off.
+const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
+{
+    Environment.SetEnvironmentVariable(InlineCompletions, "1");
+}
+
 int port = 9001;
 long maxMessage = 64L * 1024 * 1024;
 var address = IPAddress.Loopback;
