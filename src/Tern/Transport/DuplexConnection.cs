@@ -53,7 +53,6 @@ internal sealed class DuplexConnection
 
     public PipeReader Input => _input.Reader;
 
-
     /// <summary>Bytes written to the output and not yet handed to the transport.</summary>
     public long QueuedBytes => _output.QueuedBytes;
 
@@ -110,9 +109,20 @@ internal sealed class DuplexConnection
                 return Task.CompletedTask;
             }
 
-            _drainThreshold = threshold;
-            _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _drained.Task.WaitAsync(cancellationToken);
+            // Several waiters share one signal: keep the lowest threshold, which satisfies them all.
+            _drainThreshold = _drained is null ? threshold : Math.Min(_drainThreshold, threshold);
+            TaskCompletionSource drained = _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            // The sender decrements the count and then looks for a waiter without taking this lock: publish the waiter,
+            // then look at the count again, or a last send finishing in between would never wake it.
+            Interlocked.MemoryBarrier();
+            if (QueuedBytes <= _drainThreshold)
+            {
+                _drained = null;
+                drained.TrySetResult();
+            }
+
+            return drained.Task.WaitAsync(cancellationToken);
         }
     }
 

@@ -1,14 +1,13 @@
 using System.Collections.Concurrent;
-using System.IO.Pipelines;
 
 namespace Tern.Transport;
 
 /// <summary>
-/// A pipe scheduler that runs the continuations of many connections' send loops from one thread-pool work item at a
-/// time: waking an idle send loop costs an enqueue, not a work-item allocation and a thread hop of its own, and under
-/// load one pass flushes many connections.
+/// A scheduler that starts many connections' senders from one thread-pool work item at a time: waking an idle sender
+/// costs an enqueue, not a work-item allocation and a thread hop of its own, and under load one pass serves many
+/// connections.
 /// </summary>
-internal sealed class IOQueue : PipeScheduler, IThreadPoolWorkItem
+internal sealed class IOQueue : IThreadPoolWorkItem
 {
     private static readonly IOQueue[] Queues = Enumerable.Range(0, Math.Max(1, Environment.ProcessorCount)).Select(_ => new IOQueue()).ToArray();
     private static int s_next;
@@ -19,12 +18,12 @@ internal sealed class IOQueue : PipeScheduler, IThreadPoolWorkItem
     /// <summary>One of a few shared queues, spread round-robin over connections.</summary>
     public static IOQueue Next() => Queues[(int)((uint)Interlocked.Increment(ref s_next) % (uint)Queues.Length)];
 
-    public override void Schedule(Action<object?> action, object? state)
+    public void Schedule(Action<object?> action, object? state)
     {
         _work.Enqueue(new Work(action, state));
         if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
         {
-            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 

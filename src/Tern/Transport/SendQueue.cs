@@ -44,18 +44,6 @@ internal sealed class SendQueue : IBufferWriter<byte>
     /// <summary>Bytes committed and not yet handed to the transport.</summary>
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
 
-    /// <summary>True while a writer is between <see cref="BeginWrite"/> and <see cref="Commit"/>, or the sender is running.</summary>
-    public bool IsBusy
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _writing || _sending || _head is not null;
-            }
-        }
-    }
-
     public void BeginWrite()
     {
         lock (_lock)
