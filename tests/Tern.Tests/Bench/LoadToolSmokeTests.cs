@@ -13,20 +13,9 @@ public class LoadToolSmokeTests
     private static readonly Lazy<string> Tool = new(BuildTool);
     private static readonly Lazy<string> RawServer = new(BuildRawServer);
 
-    private static string RepositoryRoot()
-    {
-        string? directory = AppContext.BaseDirectory;
-        while (directory is not null && !File.Exists(Path.Combine(directory, "Tern.slnx")))
-        {
-            directory = Path.GetDirectoryName(directory);
-        }
-
-        return directory ?? throw new InvalidOperationException("Tern.slnx not found above the test directory.");
-    }
-
     private static string BuildTool()
     {
-        string directory = Path.Combine(RepositoryRoot(), "bench", "Tern.Load");
+        string directory = RepositoryPaths.Combine("bench", "Tern.Load");
         (int exit, string output) = Run("make", $"-C {directory} -s test", TimeSpan.FromMinutes(2));
         Assert.True(exit == 0, $"make test failed:\n{output}");
         return Path.Combine(directory, "bin", "tern-load");
@@ -34,7 +23,7 @@ public class LoadToolSmokeTests
 
     private static string BuildRawServer()
     {
-        string directory = Path.Combine(RepositoryRoot(), "bench", "peers", "raw-tcp");
+        string directory = RepositoryPaths.Combine("bench", "peers", "raw-tcp");
         (int exit, string output) = Run("make", $"-C {directory} -s", TimeSpan.FromMinutes(2));
         Assert.True(exit == 0, $"make failed:\n{output}");
         return Path.Combine(directory, "bin", "raw-tcp-server");
