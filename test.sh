@@ -34,8 +34,16 @@ for dir in tests/interop/node; do
 done
 
 log=$(mktemp)
+# Build everything first: `dotnet test` alone builds only the test projects and what they reference, and the
+# conformance run below starts samples/Tern.Echo from its build output.
+dotnet build Tern.slnx -c Release 2>&1 | tee "$log" | grep -E "error|Build succeeded" || true
+if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+    echo "Build failed; full log: $log" >&2
+    exit 1
+fi
+
 # The default console logger prints each failure in full and one summary line per test project.
-dotnet test Tern.slnx -c Release 2>&1 | tee "$log"
+dotnet test Tern.slnx -c Release --no-build 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
 
 # The conformance cases once more, against samples/Tern.Echo started in its own process as a user would start it.
