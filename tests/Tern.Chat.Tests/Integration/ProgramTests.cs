@@ -70,7 +70,8 @@ public sealed partial class ProgramTests : IDisposable
 
         Uri url = await chat.WaitForUrlAsync();
         Assert.Equal("127.0.0.1", url.Host);
-        Assert.Contains("History: memory", chat.Output, StringComparison.Ordinal);
+        // The history line is printed after the URL line, and the output arrives line by line.
+        await chat.WaitForOutputAsync("History: memory");
         Assert.Equal(0, kill(chat.Id, SigInt));
 
         Assert.Equal(0, await chat.WaitForExitAsync());
@@ -198,6 +199,27 @@ public sealed partial class ProgramTests : IDisposable
 
             Assert.Fail($"Tern.Chat printed no URL. Output: {Output} Errors: {Errors}");
             return null!;
+        }
+
+        public async Task WaitForOutputAsync(string expected)
+        {
+            DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!Output.Contains(expected, StringComparison.Ordinal))
+            {
+                if (_process.HasExited)
+                {
+                    _process.WaitForExit(); // flushes the redirected output
+                    Assert.Contains(expected, Output, StringComparison.Ordinal);
+                    return;
+                }
+
+                if (DateTime.UtcNow >= deadline)
+                {
+                    Assert.Fail($"Tern.Chat did not print '{expected}'. Output: {Output} Errors: {Errors}");
+                }
+
+                await Task.Delay(20);
+            }
         }
 
         public async Task<int> WaitForExitAsync()
