@@ -153,13 +153,23 @@ public sealed partial class ProgramTests : IDisposable
 
         public static ChatProcess Start(string workingDirectory, Dictionary<string, string> environment, params string[] args)
         {
-            var info = new ProcessStartInfo("dotnet")
+            // A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across exec, so
+            // when the tests themselves run in the background Ctrl+C would never reach the chat. GNU env puts SIGINT
+            // back to its default (env execs, so the pid stays the chat's).
+            bool resetSigInt = OperatingSystem.IsLinux() && File.Exists("/usr/bin/env");
+            var info = new ProcessStartInfo(resetSigInt ? "/usr/bin/env" : "dotnet")
             {
                 WorkingDirectory = workingDirectory,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
+            if (resetSigInt)
+            {
+                info.ArgumentList.Add("--default-signal=INT");
+                info.ArgumentList.Add("dotnet");
+            }
+
             info.ArgumentList.Add(typeof(ChatApp).Assembly.Location);
             foreach (string arg in args)
             {
@@ -225,7 +235,15 @@ public sealed partial class ProgramTests : IDisposable
         public async Task<int> WaitForExitAsync()
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await _process.WaitForExitAsync(timeout.Token);
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"Tern.Chat is still running after 30 s. Output: {Output} Errors: {Errors}");
+            }
+
             _process.WaitForExit(); // flushes the redirected output
             return _process.ExitCode;
         }
