@@ -379,6 +379,7 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     private async Task RunSessionAsync(Socket socket)
     {
+        bool handedOver = false;
         try
         {
             await Task.Yield();
@@ -427,24 +428,42 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
 
             _logger.LogInformation("Connection {Id} opened from {Remote} on {Path}", connection.Id, connection.RemoteEndPoint, connection.Path);
+            // Not awaited here: this method's state is larger than the handler's part, and an open connection would
+            // keep all of it alive for as long as it stays open. The session count passes to RunHandlerAsync.
+            handedOver = true;
+            _ = RunHandlerAsync(connection, handler);
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                EndSession();
+            }
+        }
+    }
+
+    private async Task RunHandlerAsync(WebSocketConnection connection, Func<WebSocketConnection, CancellationToken, Task> handler)
+    {
+        try
+        {
+            await handler(connection, connection.Aborted).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
+        {
+        }
+        catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
+        {
+            // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
+            _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
+            await CloseQuietlyAsync(connection, WebSocketCloseCode.InternalServerError, "Internal server error").ConfigureAwait(false);
+        }
+        finally
+        {
             try
-            {
-                await handler(connection, connection.Aborted).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
-            {
-            }
-            catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
-            {
-                // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
-                _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
-            }
-            catch (Exception e)
-            {
-                _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
-                await CloseQuietlyAsync(connection, WebSocketCloseCode.InternalServerError, "Internal server error").ConfigureAwait(false);
-            }
-            finally
             {
                 await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
@@ -452,13 +471,18 @@ public sealed class WebSocketServer : IAsyncDisposable
                 WebSocketCloseInfo? info = connection.CloseInfo;
                 _logger.LogInformation("Connection {Id} closed: {Code} {Reason}", connection.Id, (int?)info?.Code, info?.Reason);
             }
-        }
-        finally
-        {
-            if (Interlocked.Decrement(ref _activeSessions) == 0)
+            finally
             {
-                Volatile.Read(ref _allSessionsEnded)?.TrySetResult();
+                EndSession();
             }
+        }
+    }
+
+    private void EndSession()
+    {
+        if (Interlocked.Decrement(ref _activeSessions) == 0)
+        {
+            Volatile.Read(ref _allSessionsEnded)?.TrySetResult();
         }
     }
 
@@ -481,9 +505,10 @@ public sealed class WebSocketServer : IAsyncDisposable
         HttpRequestHead? request = null;
         HandshakeRefusal? refusal = null;
         var parser = new HttpRequestParser(_options.MaxRequestHeadSize, _options.MaxRequestHeaderCount);
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(io.Aborted))
+        // Not linked to io.Aborted (an abort already wakes the read below): a registration on the connection's token
+        // would leave its bookkeeping allocated there for the connection's whole life.
+        using (var timeout = new CancellationTokenSource(_options.HandshakeTimeout))
         {
-            timeout.CancelAfter(_options.HandshakeTimeout);
             try
             {
                 while (request is null && refusal is null)

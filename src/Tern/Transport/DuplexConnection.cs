@@ -12,7 +12,8 @@ namespace Tern.Transport;
 /// <remarks>
 /// A write never waits: backpressure is measured in <see cref="QueuedBytes"/> and applied by the caller. Writes must be
 /// serialized by the caller. Replies written by the application while the receive loop hands it a batch of input are
-/// corked: they leave in one send, on the receive loop's thread, once the batch is processed.
+/// corked: they leave in one send, on the receive loop's thread, once the batch is processed. Never handed out of the
+/// library, so it locks on itself: a separate lock object would cost memory on every idle connection.
 /// </remarks>
 internal sealed class DuplexConnection
 {
@@ -33,7 +34,6 @@ internal sealed class DuplexConnection
     private readonly Pipe _input = new(InputOptions);
     private readonly SendQueue _output;
     private readonly CancellationTokenSource _aborted = new();
-    private readonly object _drainLock = new();
     private TaskCompletionSource? _drained;
     private long _drainThreshold;
     private long _lastReceiveTicks = Environment.TickCount64;
@@ -46,7 +46,7 @@ internal sealed class DuplexConnection
     public DuplexConnection(Transport transport)
     {
         _transport = transport;
-        _output = new SendQueue(transport, OnSent);
+        _output = new SendQueue(transport, this);
     }
 
     public Transport Transport => _transport;
@@ -85,7 +85,7 @@ internal sealed class DuplexConnection
         _output.Commit(corked ? SendMode.Deferred : SendMode.Queued);
     }
 
-    private void OnSent(bool failed)
+    internal void OnSent(bool failed)
     {
         if (failed)
         {
@@ -102,7 +102,7 @@ internal sealed class DuplexConnection
     /// <summary>Waits until at most <paramref name="threshold"/> bytes are queued, or the connection ends.</summary>
     public Task WaitForDrainAsync(long threshold, CancellationToken cancellationToken)
     {
-        lock (_drainLock)
+        lock (this)
         {
             if (QueuedBytes <= threshold || _aborted.IsCancellationRequested)
             {
@@ -133,7 +133,7 @@ internal sealed class DuplexConnection
             return;
         }
 
-        lock (_drainLock)
+        lock (this)
         {
             if (_drained is not null && (force || QueuedBytes <= _drainThreshold))
             {

@@ -11,7 +11,8 @@ namespace Tern.Transport;
 /// <remarks>
 /// Writers must be serialized by the caller and bracket their writes with <see cref="BeginWrite"/> and
 /// <see cref="Commit"/>. The sender starts on the caller's thread (<see cref="SendMode.Inline"/>), on a shared
-/// <see cref="IOQueue"/>, or not at all until <see cref="Flush"/> (<see cref="SendMode.Deferred"/>).
+/// <see cref="IOQueue"/>, or not at all until <see cref="Flush"/> (<see cref="SendMode.Deferred"/>). Never handed out of
+/// the library, so it locks on itself: a separate lock object would cost memory on every idle connection.
 /// </remarks>
 internal sealed class SendQueue : IBufferWriter<byte>
 {
@@ -21,8 +22,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
 
     private readonly Transport _transport;
     private readonly IOQueue _ioQueue = IOQueue.Next();
-    private readonly Action<bool> _onSent;
-    private readonly object _lock = new();
+    private readonly DuplexConnection _owner;
 
     // The chain: _head is the oldest segment with unsent bytes; _tail the one being written.
     private Segment? _head;
@@ -34,11 +34,12 @@ internal sealed class SendQueue : IBufferWriter<byte>
     private long _queuedBytes;
 
     /// <param name="transport">Where the bytes go.</param>
-    /// <param name="onSent">Called after each send to the transport (false) and once if sending fails for good (true).</param>
-    public SendQueue(Transport transport, Action<bool> onSent)
+    /// <param name="owner">Told after each send to the transport, and once if sending fails for good (<see cref="DuplexConnection.OnSent"/>).</param>
+    public SendQueue(Transport transport, DuplexConnection owner)
     {
+        // The owner itself rather than a delegate: one object less on every connection.
         _transport = transport;
-        _onSent = onSent;
+        _owner = owner;
     }
 
     /// <summary>Bytes committed and not yet handed to the transport.</summary>
@@ -46,7 +47,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
 
     public void BeginWrite()
     {
-        lock (_lock)
+        lock (this)
         {
             _writing = true;
         }
@@ -62,7 +63,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
         {
             byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(sizeHint, SegmentSize));
             Segment segment;
-            lock (_lock)
+            lock (this)
             {
                 // Reuse the segment object kept from the last time the queue ran dry: no allocation per message.
                 segment = _spare ?? new Segment();
@@ -98,7 +99,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
     public void Commit(SendMode mode)
     {
         bool start;
-        lock (_lock)
+        lock (this)
         {
             _writing = false;
             start = !_sending && !_failed && mode != SendMode.Deferred && _head is not null;
@@ -115,7 +116,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
     public void Flush(SendMode mode)
     {
         bool start;
-        lock (_lock)
+        lock (this)
         {
             start = !_sending && !_failed && _head is not null;
             _sending |= start;
@@ -155,13 +156,13 @@ internal sealed class SendQueue : IBufferWriter<byte>
                     await _transport.SendAsync(segment.Buffer!.AsMemory(segment.Sent, count), CancellationToken.None).ConfigureAwait(false);
                     segment.Sent = written;
                     Interlocked.Add(ref _queuedBytes, -count);
-                    _onSent(false);
+                    _owner.OnSent(failed: false);
                     continue;
                 }
 
                 bool done = false;
                 byte[]? free = null;
-                lock (_lock)
+                lock (this)
                 {
                     if (segment.Next is not null)
                     {
@@ -196,7 +197,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
         {
-            lock (_lock)
+            lock (this)
             {
                 _failed = true;
                 _sending = false;
@@ -204,7 +205,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
 
             // This may run inline inside a sender's lock: the failure's consequences (cancellation callbacks, which
             // may be application code) run elsewhere.
-            ThreadPool.UnsafeQueueUserWorkItem(static self => self._onSent(true), this, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static self => self._owner.OnSent(failed: true), this, preferLocal: false);
         }
     }
 

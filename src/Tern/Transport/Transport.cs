@@ -31,6 +31,8 @@ internal sealed class SocketTransport : Transport
         _socket = socket;
         RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        // Synchronous calls return WouldBlock instead of waiting; asynchronous ones are unaffected. SendAsync uses it.
+        socket.Blocking = false;
     }
 
     public override IPEndPoint RemoteEndPoint { get; }
@@ -40,10 +42,30 @@ internal sealed class SocketTransport : Transport
     public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    public override async ValueTask SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    public override ValueTask SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
-        // A stream socket's SendAsync completes only when every byte is handed to the kernel.
+        // Hand the bytes to the kernel directly first. Usually it takes them all, and then no asynchronous send state
+        // (the socket's send event args, ~360 B kept for the socket's lifetime) is ever created: a connection that
+        // never meets back-pressure does not carry it while idle.
+        int sent = _socket.Send(buffer.Span, SocketFlags.None, out SocketError error);
+        if (error == SocketError.Success && sent == buffer.Length)
+        {
+            return default;
+        }
+
+        if (error is not (SocketError.Success or SocketError.WouldBlock))
+        {
+            return ValueTask.FromException(new SocketException((int)error));
+        }
+
+        return SendRemainderAsync(buffer[sent..], cancellationToken);
+    }
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendRemainderAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        // The kernel's send buffer is full: wait for room. A stream socket's SendAsync completes only when every byte
+        // is handed to the kernel.
         await _socket.SendAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
     }
 
