@@ -56,9 +56,9 @@ public sealed class ClientWebSocketInteropTests
         using ClientWebSocket client = await server.ConnectClientAsync(configure: o =>
         {
             o.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
-            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(700);
+            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(1000);
         });
-        // Long enough for an unanswered first ping (sent at ~100 ms) to have aborted the client.
+        // Long enough for an unanswered first ping (sent at ~100 ms) to have aborted the client (by ~1.1 s).
         Task<WebSocketReceiveResult> receive = client.ReceiveAsync(new byte[64], CancellationToken.None);
         await Task.Delay(2000);
         Assert.Equal(WebSocketState.Open, client.State);

@@ -93,8 +93,9 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
     {
         await using EchoServer server = await EchoServer.StartAsync(o =>
         {
+            // ws idles 1.5 s: an unanswered ping would drop it by ~1.1 s; the rest is room for a loaded machine.
             o.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
-            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(500);
+            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(1000);
         });
         await RunCaseAsync(server, "keepalive");
         await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");

@@ -102,13 +102,14 @@ public class ClientWebSocketTests
     {
         await using TestServer server = await TestServer.StartAsync(options: o =>
         {
+            // A timeout with room for a loaded machine; an unanswered ping still drops the client well within the wait.
             o.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
-            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(400);
+            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(1000);
         });
         using ClientWebSocket client = await server.ConnectClientAsync();
         // ClientWebSocket answers pings only while a receive is pending, as a real reader would be.
         var receive = client.ReceiveAsync(new byte[16], CancellationToken.None);
-        await Task.Delay(1500);
+        await Task.Delay(2000);
         Assert.Equal(WebSocketState.Open, client.State);
         Assert.Equal(1, server.Server.ConnectionCount);
         await client.SendAsync("still here"u8.ToArray(), WebSocketMessageType.Text, true, CancellationToken.None);
