@@ -153,9 +153,9 @@ public sealed partial class ProgramTests : IDisposable
 
         public static ChatProcess Start(string workingDirectory, Dictionary<string, string> environment, params string[] args)
         {
-            // A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across exec, so
-            // when the tests themselves run in the background Ctrl+C would never reach the chat. GNU env puts SIGINT
-            // back to its default (env execs, so the pid stays the chat's).
+            // A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across exec: when
+            // ./test.sh ran from a background script, the chat started here ignored SIGINT and this test hung. GNU env
+            // puts SIGINT back to its default (env execs, so the pid stays the chat's).
             bool resetSigInt = OperatingSystem.IsLinux() && File.Exists("/usr/bin/env");
             var info = new ProcessStartInfo(resetSigInt ? "/usr/bin/env" : "dotnet")
             {
@@ -191,24 +191,9 @@ public sealed partial class ProgramTests : IDisposable
 
         public async Task<Uri> WaitForUrlAsync()
         {
-            DateTime deadline = DateTime.UtcNow.AddSeconds(30);
-            while (DateTime.UtcNow < deadline)
-            {
-                if (UrlLine().Match(Output) is { Success: true } match)
-                {
-                    return new Uri(match.Groups[1].Value);
-                }
-
-                if (_process.HasExited)
-                {
-                    break;
-                }
-
-                await Task.Delay(50);
-            }
-
-            Assert.Fail($"Tern.Chat printed no URL. Output: {Output} Errors: {Errors}");
-            return null!;
+            // Output arrives in whole lines, so once the start of the URL line is there, all of it is.
+            await WaitForOutputAsync("Tern.Chat is live at ");
+            return new Uri(UrlLine().Match(Output).Groups[1].Value);
         }
 
         public async Task WaitForOutputAsync(string expected)
@@ -219,7 +204,8 @@ public sealed partial class ProgramTests : IDisposable
                 if (_process.HasExited)
                 {
                     _process.WaitForExit(); // flushes the redirected output
-                    Assert.Contains(expected, Output, StringComparison.Ordinal);
+                    Assert.True(Output.Contains(expected, StringComparison.Ordinal),
+                        $"Tern.Chat exited without printing '{expected}'. Output: {Output} Errors: {Errors}");
                     return;
                 }
 
