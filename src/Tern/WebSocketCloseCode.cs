@@ -28,6 +28,12 @@ public enum WebSocketCloseCode : ushort
     MandatoryExtension = 1010,
     /// <summary>1011: the server met an unexpected condition.</summary>
     InternalServerError = 1011,
+    /// <summary>1012: the server is restarting; the client may reconnect (IANA registry).</summary>
+    ServiceRestart = 1012,
+    /// <summary>1013: the server is overloaded for now (for example, its budget for buffered messages is spent); try again later (IANA registry).</summary>
+    TryAgainLater = 1013,
+    /// <summary>1014: a gateway or proxy got an invalid response from the server behind it (IANA registry).</summary>
+    BadGateway = 1014,
 }
 
 /// <summary>How a connection ended: the close code and reason, and who started the closing.</summary>

@@ -49,6 +49,11 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private long _lastPingLiveTicks;
     private Task _finishing = Task.CompletedTask;
     private ulong _maskState;
+    private byte[]? _pendingPong;
+    private int _pendingPongLength;
+
+    /// <summary>Queued bytes above which pings are no longer answered one by one (see <see cref="AnswerPing"/>).</summary>
+    private const int PongCoalescingThreshold = 64 * 1024;
 
     internal WebSocketConnection(DuplexConnection io, HttpRequestHead request, string? subprotocol, bool isClient,
         long maxMessageSize, long maxSendQueue, TimeSpan closeTimeout, ILogger logger)
@@ -312,6 +317,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
         if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0 && Interlocked.CompareExchange(ref _receiving, 1, 0) == 0)
         {
             _decoder.Dispose();
+            ReleasePendingPong();
             await _io.Input.CompleteAsync().ConfigureAwait(false);
         }
     }
@@ -372,13 +378,22 @@ public sealed class WebSocketConnection : IAsyncDisposable
         try
         {
             PipeReader input = _io.Input;
+            // The connection's own token needs no registration: an abort already wakes these waits.
+            CancellationToken token = cancellationToken == _io.Aborted ? CancellationToken.None : cancellationToken;
             while (!_decoder.IsFinished)
             {
+                if (_io.QueuedBytes > _maxSendQueue)
+                {
+                    // Backpressure on the reader: the peer is not taking what we send, so stop taking what it sends.
+                    // Its pings (whose pongs would queue up) and messages (whose replies would) wait in the kernel, and
+                    // TCP flow control slows the peer down; the send queue stays near its limit.
+                    await _io.WaitForDrainAsync(_maxSendQueue, token).ConfigureAwait(false);
+                }
+
+                SendPendingPong();
                 ReadResult result;
                 try
                 {
-                    // The connection's own token needs no registration: an abort already wakes this read.
-                    CancellationToken token = cancellationToken == _io.Aborted ? CancellationToken.None : cancellationToken;
                     result = await input.ReadAsync(token).ConfigureAwait(false);
                 }
                 catch (InvalidOperationException)
@@ -401,7 +416,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
                     received = _decoder.Read(ref buffer);
                     if (received.Type == ProtocolEventType.Ping)
                     {
-                        WriteFrame(Opcode.Pong, received.Payload.Span, throwIfClosed: false);
+                        AnswerPing(received.Payload.Span);
                     }
                     else if (received.Type == ProtocolEventType.Pong)
                     {
@@ -413,6 +428,8 @@ public sealed class WebSocketConnection : IAsyncDisposable
                     }
                 }
 
+                // The latest ping of a congested batch is answered now, ahead of whatever this batch produced.
+                SendPendingPong();
                 if (received.Type == ProtocolEventType.NeedMoreData)
                 {
                     input.AdvanceTo(buffer.Start, buffer.End);
@@ -448,6 +465,48 @@ public sealed class WebSocketConnection : IAsyncDisposable
             {
                 Volatile.Write(ref _receiving, 0);
             }
+        }
+    }
+
+    /// <summary>
+    /// Answers a ping. While the send queue is short every ping gets its pong, in order. Once pongs would queue up behind
+    /// data the peer is not reading, only the latest unanswered ping is answered (RFC 6455 §5.5.3 allows it): its payload
+    /// is kept and sent by <see cref="SendPendingPong"/>, replacing any earlier one still waiting, so a ping flood costs
+    /// one pending pong, not one per ping.
+    /// </summary>
+    private void AnswerPing(ReadOnlySpan<byte> payload)
+    {
+        if (_io.QueuedBytes <= Math.Min(PongCoalescingThreshold, _maxSendQueue))
+        {
+            // A pong still pending is older than this one: this answer supersedes it.
+            ReleasePendingPong();
+            WriteFrame(Opcode.Pong, payload, throwIfClosed: false);
+            return;
+        }
+
+        _pendingPong ??= ArrayPool<byte>.Shared.Rent(FrameHeader.MaxControlPayload);
+        payload.CopyTo(_pendingPong);
+        _pendingPongLength = payload.Length;
+    }
+
+    /// <summary>Sends the pong kept by <see cref="AnswerPing"/>, once the send queue is within its limit.</summary>
+    private void SendPendingPong()
+    {
+        if (_pendingPong is null || _io.QueuedBytes > _maxSendQueue)
+        {
+            return;
+        }
+
+        WriteFrame(Opcode.Pong, _pendingPong.AsSpan(0, _pendingPongLength), throwIfClosed: false);
+        ReleasePendingPong();
+    }
+
+    private void ReleasePendingPong()
+    {
+        if (_pendingPong is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_pendingPong);
+            _pendingPong = null;
         }
     }
 

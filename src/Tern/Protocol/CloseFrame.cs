@@ -10,11 +10,12 @@ public static class CloseFrame
     public const int MaxReasonBytes = FrameHeader.MaxControlPayload - 2;
 
     /// <summary>
-    /// True for the codes a peer may put on the wire: 1000–1003, 1007–1011 and 3000–4999. The rest are reserved
-    /// (1004–1006, 1015 are never sent; 1012–2999 have no meaning defined for this protocol version) or invalid.
+    /// True for the codes a peer may put on the wire: 1000–1003 and 1007–1011 (RFC 6455), 1012–1014 (registered with
+    /// IANA since: Service Restart, Try Again Later, Bad Gateway; Tern sends 1013 itself) and 3000–4999. The rest are
+    /// reserved (1004–1006 and 1015 are never sent; 1016–2999 have no meaning assigned) or invalid.
     /// </summary>
     public static bool IsValidOnWire(int code) =>
-        code is >= 1000 and <= 1003 or >= 1007 and <= 1011 or >= 3000 and <= 4999;
+        code is >= 1000 and <= 1003 or >= 1007 and <= 1014 or >= 3000 and <= 4999;
 
     /// <summary>Writes a close payload into <paramref name="destination"/> (at least 125 bytes) and returns its length.
     /// The reason is cut at a character boundary to fit 123 bytes.</summary>
