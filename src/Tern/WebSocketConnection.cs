@@ -56,13 +56,13 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private const int PongCoalescingThreshold = 64 * 1024;
 
     internal WebSocketConnection(DuplexConnection io, HttpRequestHead request, string? subprotocol, bool isClient,
-        long maxMessageSize, long maxSendQueue, TimeSpan closeTimeout, ILogger logger)
+        long maxMessageSize, long maxSendQueue, TimeSpan closeTimeout, ILogger logger, BufferBudget? receiveBudget = null)
     {
         _io = io;
         Request = request;
         Subprotocol = subprotocol;
         _maskOutgoing = isClient;
-        _decoder = new WebSocketDecoder(expectMaskedFrames: !isClient, maxMessageSize);
+        _decoder = new WebSocketDecoder(expectMaskedFrames: !isClient, maxMessageSize, receiveBudget);
         _maxSendQueue = maxSendQueue;
         _closeTimeout = closeTimeout;
         _logger = logger;

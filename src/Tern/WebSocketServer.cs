@@ -34,6 +34,7 @@ public sealed class WebSocketServer : IAsyncDisposable
 {
     private readonly WebSocketServerOptions _options;
     private readonly ILogger _logger;
+    private readonly BufferBudget _receiveBudget;
     private readonly Dictionary<string, Func<WebSocketConnection, CancellationToken, Task>> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, WebSocketConnection> _connections = new();
     private readonly Action<object?> _leaveRegistry;
@@ -56,6 +57,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     {
         _options = options ?? new WebSocketServerOptions();
         _logger = _options.LoggerFactory.CreateLogger("Tern.WebSocketServer");
+        _receiveBudget = new BufferBudget(_options.MaxBufferedBytes);
         _leaveRegistry = state => _connections.TryRemove(((WebSocketConnection)state!).Id, out _);
     }
 
@@ -67,6 +69,9 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     /// <summary>How many connections are open now.</summary>
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>Bytes held now in messages being received, across all connections (see <see cref="WebSocketServerOptions.MaxBufferedBytes"/>).</summary>
+    public long BufferedBytes => _receiveBudget.InUse;
 
     /// <summary>Serves WebSocket connections on <paramref name="path"/> (exact, case-sensitive match, query ignored) with an async handler.</summary>
     /// <remarks>
@@ -619,7 +624,7 @@ public sealed class WebSocketServer : IAsyncDisposable
 
         io.CommitOutput();
         var connection = new WebSocketConnection(io, request, context.Subprotocol, isClient: false,
-            _options.MaxMessageSize, _options.MaxSendQueueSize, _options.CloseTimeout, _logger);
+            _options.MaxMessageSize, _options.MaxSendQueueSize, _options.CloseTimeout, _logger, _receiveBudget);
         foreach (KeyValuePair<string, object?> item in context.Items)
         {
             connection.Items[item.Key] = item.Value;

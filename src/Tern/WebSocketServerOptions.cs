@@ -50,6 +50,15 @@ public sealed class WebSocketServerOptions
     /// </summary>
     public long MaxSendQueueSize { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Most bytes all connections together may hold in messages being received (reassembly buffers). A message whose
+    /// buffer would take the total past it closes its connection with 1013 Try Again Later, and other connections are
+    /// untouched; without it, many peers each sending a large message slowly could exhaust memory although every one
+    /// stays under <see cref="MaxMessageSize"/>. Default: a quarter of the memory available to the process (the machine's
+    /// or the container's limit).
+    /// </summary>
+    public long MaxBufferedBytes { get; set; } = DefaultMaxBufferedBytes();
+
     /// <summary>Subprotocols the server speaks, in its order of preference; the first one the client also offers is chosen.</summary>
     public IList<string> Subprotocols { get; } = new List<string>();
 
@@ -71,6 +80,13 @@ public sealed class WebSocketServerOptions
     /// <c>Tern.Http.StaticFileResponder</c>). When null, such requests get 426 Upgrade Required.
     /// </summary>
     public Func<Http.HttpRequestContext, CancellationToken, ValueTask>? HttpHandler { get; set; }
+
+    /// <summary>A quarter of the memory the runtime sees as available (physical memory, or the container's limit).</summary>
+    internal static long DefaultMaxBufferedBytes()
+    {
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return available > 0 ? available / 4 : 1L << 30;
+    }
 
     /// <summary>Where the server logs. Silent by default.</summary>
     public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;

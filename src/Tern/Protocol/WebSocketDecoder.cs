@@ -76,8 +76,16 @@ public sealed class WebSocketDecoder : IDisposable
 {
     private const int MinimumMessageBuffer = 256;
 
+    /// <summary>
+    /// Message buffers up to this size come from the shared array pool. Larger ones are allocated for the message and
+    /// dropped after it: the shared pool keeps what it is given, so a few peers sending 64 MiB messages once would
+    /// otherwise pin that memory for good after they leave.
+    /// </summary>
+    private const int PooledMessageLimit = 1024 * 1024;
+
     private readonly bool _expectMasked;
     private readonly long _maxMessageSize;
+    private readonly BufferBudget? _budget;
     private byte[]? _control;
 
     // The frame whose payload is being read.
@@ -91,6 +99,7 @@ public sealed class WebSocketDecoder : IDisposable
     private bool _inMessage;
     private WebSocketMessageKind _messageKind;
     private byte[]? _message;
+    private bool _messagePooled;
     private int _messageLength;
     private Utf8Validator _utf8;
     private bool _finished;
@@ -98,11 +107,16 @@ public sealed class WebSocketDecoder : IDisposable
     /// <summary>Creates a decoder.</summary>
     /// <param name="expectMaskedFrames">True on a server (client frames must be masked), false on a client (server frames must not be).</param>
     /// <param name="maxMessageSize">Largest message accepted, summed over its fragments; larger fails with 1009.</param>
-    public WebSocketDecoder(bool expectMaskedFrames, long maxMessageSize)
+    /// <param name="budget">
+    /// Shared with other decoders: message buffers are reserved from it, and a message that would take it over its limit
+    /// fails with 1013 (Try Again Later). Null for no shared limit.
+    /// </param>
+    public WebSocketDecoder(bool expectMaskedFrames, long maxMessageSize, BufferBudget? budget = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxMessageSize);
         _expectMasked = expectMaskedFrames;
         _maxMessageSize = Math.Min(maxMessageSize, Array.MaxLength);
+        _budget = budget;
     }
 
     /// <summary>True after a close or protocol error event: the decoder reads nothing more.</summary>
@@ -185,7 +199,11 @@ public sealed class WebSocketDecoder : IDisposable
                 }
 
                 int take = (int)Math.Min(_frameRemaining, input.Length);
-                EnsureMessageCapacity(_messageLength + take);
+                if (!EnsureMessageCapacity(_messageLength + take))
+                {
+                    return FailOverBudget();
+                }
+
                 Span<byte> target = _message.AsSpan(_messageLength, take);
                 CopyPayload(ref input, target);
 
@@ -296,7 +314,10 @@ public sealed class WebSocketDecoder : IDisposable
         if (!frame.IsControl && frame.Fin && _message is null && frame.Opcode != Opcode.Continuation)
         {
             // A single-frame message: its size is known now, so the buffer is rented once at the right size.
-            EnsureMessageCapacity((int)frame.PayloadLength);
+            if (!EnsureMessageCapacity((int)frame.PayloadLength))
+            {
+                return FailOverBudget();
+            }
         }
 
         _inFrame = true;
@@ -360,12 +381,16 @@ public sealed class WebSocketDecoder : IDisposable
         return new ProtocolEvent(ProtocolEventType.ProtocolError, closeCode: code, reason: reason);
     }
 
-    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_message))]
-    private void EnsureMessageCapacity(int needed)
+    private ProtocolEvent FailOverBudget() =>
+        Fail(WebSocketCloseCode.TryAgainLater, "The server is buffering too many large messages right now; try again later.");
+
+    /// <summary>Makes room for <paramref name="needed"/> bytes of message; false when the shared budget cannot take them.</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNullWhen(true, nameof(_message))]
+    private bool EnsureMessageCapacity(int needed)
     {
         if (_message is not null && _message.Length >= needed)
         {
-            return;
+            return true;
         }
 
         int size = Math.Max(needed, MinimumMessageBuffer);
@@ -375,14 +400,38 @@ public sealed class WebSocketDecoder : IDisposable
             size = (int)Math.Min(Math.Max(size, (long)_message.Length * 2), Math.Max(needed, _maxMessageSize));
         }
 
-        byte[] bigger = ArrayPool<byte>.Shared.Rent(size);
+        bool pooled = size <= PooledMessageLimit;
+        byte[] bigger;
+        if (pooled)
+        {
+            bigger = ArrayPool<byte>.Shared.Rent(size);
+            if (_budget is not null && !_budget.TryReserve(bigger.Length))
+            {
+                ArrayPool<byte>.Shared.Return(bigger);
+                return false;
+            }
+        }
+        else
+        {
+            if (_budget is not null && !_budget.TryReserve(size))
+            {
+                return false;
+            }
+
+            bigger = GC.AllocateUninitializedArray<byte>(size);
+        }
+
         if (_message is not null)
         {
             _message.AsSpan(0, _messageLength).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_message);
+            int keptLength = _messageLength;
+            ReleaseMessageBuffer();
+            _messageLength = keptLength;
         }
 
         _message = bigger;
+        _messagePooled = pooled;
+        return true;
     }
 
     private void ReleaseControlBuffer()
@@ -398,8 +447,17 @@ public sealed class WebSocketDecoder : IDisposable
     {
         if (_message is not null)
         {
-            ArrayPool<byte>.Shared.Return(_message);
+            byte[] message = _message;
             _message = null;
+            _budget?.Release(message.Length);
+            if (_messagePooled)
+            {
+                ArrayPool<byte>.Shared.Return(message);
+            }
+            else
+            {
+                LargeBufferReclaimer.Dropped(message.Length);
+            }
         }
 
         _messageLength = 0;

@@ -1,0 +1,82 @@
+using Tern.Protocol;
+using Tern.Tests.Protocol;
+using Tern.Tests.TestSupport;
+
+namespace Tern.Tests.Server;
+
+/// <summary>
+/// <see cref="WebSocketServerOptions.MaxBufferedBytes"/>: several peers each sending a large message slowly cannot make
+/// the server buffer more than the budget; the one that would pass it gets 1013, the others finish.
+/// </summary>
+public sealed class ReceiveBudgetTests
+{
+    private const int MessageSize = 3 * 1024 * 1024;
+
+    [Fact]
+    public async Task Large_unfinished_messages_stop_at_the_budget_with_1013_and_the_memory_comes_back()
+    {
+        await using TestServer server = await TestServer.StartAsync(options: o =>
+        {
+            o.MaxMessageSize = 4 * 1024 * 1024;
+            o.MaxBufferedBytes = 8 * 1024 * 1024;
+        });
+        byte[] message = Enumerable.Range(0, MessageSize).Select(i => (byte)(i * 7)).ToArray();
+        byte[] wire = FrameBuilder.Frame(Opcode.Binary, message);
+        var peers = new List<RawPeer>();
+        try
+        {
+            // Two unfinished 3 MiB messages fit the 8 MiB budget; the third would not.
+            for (int i = 0; i < 3; i++)
+            {
+                RawPeer peer = await RawPeer.ConnectWebSocketAsync(server.Port);
+                peers.Add(peer);
+                await peer.SendAsync(wire[..(wire.Length / 2)]);
+                long expected = Math.Min(i + 1, 2) * (long)MessageSize;
+                await TestServer.WaitUntilAsync(() => server.Server.BufferedBytes == expected, 10, $"{expected} bytes buffered (now {server.Server.BufferedBytes})");
+            }
+
+            (byte opcode, _, byte[] payload) = (await peers[2].ReadFrameAsync())!.Value;
+            Assert.Equal(0x8, opcode);
+            Assert.Equal((int)WebSocketCloseCode.TryAgainLater, payload[0] << 8 | payload[1]);
+            Assert.True(await peers[2].WaitForServerCloseAsync(TimeSpan.FromSeconds(10)));
+
+            // The first two finish their messages and get them back whole.
+            for (int i = 0; i < 2; i++)
+            {
+                Task<(byte Opcode, bool Fin, byte[] Payload)?> echo = peers[i].ReadFrameAsync(TimeSpan.FromSeconds(20));
+                await peers[i].SendAsync(wire[(wire.Length / 2)..]);
+                (byte echoOpcode, _, byte[] echoed) = (await echo)!.Value;
+                Assert.Equal(0x2, echoOpcode);
+                Assert.True(echoed.AsSpan().SequenceEqual(message));
+            }
+
+            // Budget back to zero once the peers leave; a newcomer's large message fits again.
+            foreach (RawPeer peer in peers)
+            {
+                await peer.DisposeAsync();
+            }
+
+            peers.Clear();
+            await TestServer.WaitUntilAsync(() => server.Server.BufferedBytes == 0 && server.Server.ConnectionCount == 0, 10, "the budget to be given back");
+            await using RawPeer newcomer = await RawPeer.ConnectWebSocketAsync(server.Port);
+            Task<(byte Opcode, bool Fin, byte[] Payload)?> reply = newcomer.ReadFrameAsync(TimeSpan.FromSeconds(20));
+            await newcomer.SendAsync(wire);
+            Assert.Equal(MessageSize, (await reply)!.Value.Payload.Length);
+        }
+        finally
+        {
+            foreach (RawPeer peer in peers)
+            {
+                await peer.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public void The_default_budget_is_a_quarter_of_available_memory()
+    {
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        Assert.True(available > 0);
+        Assert.Equal(available / 4, new WebSocketServerOptions().MaxBufferedBytes);
+    }
+}
