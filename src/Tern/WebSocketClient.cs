@@ -102,8 +102,13 @@ public static class WebSocketClient
 
             var request = new HttpRequestHead("GET", target, "HTTP/1.1", new HttpHeaderCollection(headers));
             ILogger logger = options.LoggerFactory.CreateLogger("Tern.WebSocketClient");
-            return new WebSocketConnection(io, request, result.Subprotocol, isClient: true,
-                options.MaxMessageSize, options.MaxSendQueueSize, options.CloseTimeout, logger);
+            return new WebSocketConnection(io, request, result.Subprotocol, isClient: true, new ConnectionSettings
+            {
+                MaxMessageSize = options.MaxMessageSize,
+                MaxSendQueueSize = options.MaxSendQueueSize,
+                CloseTimeout = options.CloseTimeout,
+                Logger = logger,
+            });
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

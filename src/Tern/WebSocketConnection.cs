@@ -32,10 +32,8 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
     private readonly DuplexConnection _io;
     private readonly WebSocketDecoder _decoder;
-    private readonly ILogger _logger;
+    private readonly ConnectionSettings _settings;
     private readonly bool _maskOutgoing;
-    private readonly long _maxSendQueue;
-    private readonly TimeSpan _closeTimeout;
     private readonly object _sendLock = new();
     private bool _peerCloseSeen;
     private TaskCompletionSource? _peerCloseWaiter;
@@ -50,22 +48,20 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private Task _finishing = Task.CompletedTask;
     private ulong _maskState;
     private byte[]? _pendingPong;
+    private static long s_droppedMessages;
     private int _pendingPongLength;
 
     /// <summary>Queued bytes above which pings are no longer answered one by one (see <see cref="AnswerPing"/>).</summary>
     private const int PongCoalescingThreshold = 64 * 1024;
 
-    internal WebSocketConnection(DuplexConnection io, HttpRequestHead request, string? subprotocol, bool isClient,
-        long maxMessageSize, long maxSendQueue, TimeSpan closeTimeout, ILogger logger, BufferBudget? receiveBudget = null)
+    internal WebSocketConnection(DuplexConnection io, HttpRequestHead request, string? subprotocol, bool isClient, ConnectionSettings settings)
     {
         _io = io;
         Request = request;
         Subprotocol = subprotocol;
         _maskOutgoing = isClient;
-        _decoder = new WebSocketDecoder(expectMaskedFrames: !isClient, maxMessageSize, receiveBudget);
-        _maxSendQueue = maxSendQueue;
-        _closeTimeout = closeTimeout;
-        _logger = logger;
+        _decoder = new WebSocketDecoder(expectMaskedFrames: !isClient, settings.MaxMessageSize, settings.ReceiveBudget);
+        _settings = settings;
         Id = Interlocked.Increment(ref s_nextId);
         if (isClient)
         {
@@ -167,38 +163,33 @@ public sealed class WebSocketConnection : IAsyncDisposable
         try
         {
             int written = Encoding.UTF8.GetBytes(text, rented);
-            WriteFrame(Opcode.Text, rented.AsSpan(0, written), throwIfClosed: true);
+            return SendMessageFrame(Opcode.Text, rented.AsSpan(0, written), cancellationToken);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(rented);
         }
-
-        return WaitForQueueAsync(cancellationToken);
     }
 
     /// <summary>Sends a text message given as UTF-8 bytes. The bytes are not checked: they must be valid UTF-8.</summary>
     /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
     public ValueTask SendTextAsync(ReadOnlyMemory<byte> utf8Text, CancellationToken cancellationToken = default)
     {
-        WriteFrame(Opcode.Text, utf8Text.Span, throwIfClosed: true);
-        return WaitForQueueAsync(cancellationToken);
+        return SendMessageFrame(Opcode.Text, utf8Text.Span, cancellationToken);
     }
 
     /// <summary>Sends a binary message.</summary>
     /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
     public ValueTask SendBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
-        WriteFrame(Opcode.Binary, data.Span, throwIfClosed: true);
-        return WaitForQueueAsync(cancellationToken);
+        return SendMessageFrame(Opcode.Binary, data.Span, cancellationToken);
     }
 
     /// <summary>Sends a message of the same kind and content as <paramref name="message"/> (an echo, or a relay).</summary>
     /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
     public ValueTask SendAsync(WebSocketMessage message, CancellationToken cancellationToken = default)
     {
-        WriteFrame(message.IsText ? Opcode.Text : Opcode.Binary, message.Data.Span, throwIfClosed: true);
-        return WaitForQueueAsync(cancellationToken);
+        return SendMessageFrame(message.IsText ? Opcode.Text : Opcode.Binary, message.Data.Span, cancellationToken);
     }
 
     /// <summary>Sends a ping (at most 125 bytes of payload). The pong is handled by the reader; any data from the peer proves it alive.</summary>
@@ -248,11 +239,11 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         if (sent)
         {
-            _logger.LogDebug("Connection {Id}: closing with {Code}", Id, (int)code);
+            _settings.Logger.LogDebug("Connection {Id}: closing with {Code}", Id, (int)code);
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_closeTimeout);
+        timeout.CancelAfter(_settings.CloseTimeout);
         if (Interlocked.CompareExchange(ref _receiving, 1, 0) == 0)
         {
             try
@@ -285,7 +276,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         if (!Volatile.Read(ref _peerCloseSeen))
         {
-            _logger.LogDebug("Connection {Id}: no close frame from the peer in time; dropping", Id);
+            _settings.Logger.LogDebug("Connection {Id}: no close frame from the peer in time; dropping", Id);
             Abort();
         }
 
@@ -382,12 +373,12 @@ public sealed class WebSocketConnection : IAsyncDisposable
             CancellationToken token = cancellationToken == _io.Aborted ? CancellationToken.None : cancellationToken;
             while (!_decoder.IsFinished)
             {
-                if (_io.QueuedBytes > _maxSendQueue)
+                if (_io.QueuedBytes > _settings.MaxSendQueueSize)
                 {
                     // Backpressure on the reader: the peer is not taking what we send, so stop taking what it sends.
                     // Its pings (whose pongs would queue up) and messages (whose replies would) wait in the kernel, and
                     // TCP flow control slows the peer down; the send queue stays near its limit.
-                    await _io.WaitForDrainAsync(_maxSendQueue, token).ConfigureAwait(false);
+                    await _io.WaitForDrainAsync(_settings.MaxSendQueueSize, token).ConfigureAwait(false);
                 }
 
                 SendPendingPong();
@@ -476,7 +467,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     /// </summary>
     private void AnswerPing(ReadOnlySpan<byte> payload)
     {
-        if (_io.QueuedBytes <= Math.Min(PongCoalescingThreshold, _maxSendQueue))
+        if (_io.QueuedBytes <= Math.Min(PongCoalescingThreshold, _settings.MaxSendQueueSize))
         {
             // A pong still pending is older than this one: this answer supersedes it.
             ReleasePendingPong();
@@ -492,7 +483,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     /// <summary>Sends the pong kept by <see cref="AnswerPing"/>, once the send queue is within its limit.</summary>
     private void SendPendingPong()
     {
-        if (_pendingPong is null || _io.QueuedBytes > _maxSendQueue)
+        if (_pendingPong is null || _io.QueuedBytes > _settings.MaxSendQueueSize)
         {
             return;
         }
@@ -600,7 +591,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             _closeInfo ??= new WebSocketCloseInfo(code, reason);
         }
 
-        _logger.LogDebug("Connection {Id}: peer closed with {Code}", Id, (int)code);
+        _settings.Logger.LogDebug("Connection {Id}: peer closed with {Code}", Id, (int)code);
         _finishing = FinishAsync(waitForPeer: false);
         MarkPeerCloseSeen();
     }
@@ -622,7 +613,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             _closeInfo ??= new WebSocketCloseInfo(code, reason);
         }
 
-        _logger.LogInformation("Connection {Id} from {Remote}: closing with {Code}: {Reason}", Id, RemoteEndPoint, (int)code, reason);
+        _settings.Logger.LogInformation("Connection {Id} from {Remote}: closing with {Code}: {Reason}", Id, RemoteEndPoint, (int)code, reason);
         _finishing = FinishAsync(waitForPeer: true);
         MarkPeerCloseSeen();
     }
@@ -639,7 +630,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         if (wasOpen)
         {
-            _logger.LogDebug("Connection {Id}: dropped without a close frame", Id);
+            _settings.Logger.LogDebug("Connection {Id}: dropped without a close frame", Id);
         }
 
         MarkPeerCloseSeen();
@@ -651,10 +642,10 @@ public sealed class WebSocketConnection : IAsyncDisposable
     {
         try
         {
-            bool flushed = await _io.CompleteOutputAsync(_closeTimeout).ConfigureAwait(false);
+            bool flushed = await _io.CompleteOutputAsync(_settings.CloseTimeout).ConfigureAwait(false);
             if (flushed && waitForPeer)
             {
-                await _io.DrainInputAsync(_closeTimeout).ConfigureAwait(false);
+                await _io.DrainInputAsync(_settings.CloseTimeout).ConfigureAwait(false);
             }
         }
         finally
@@ -748,35 +739,113 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
     private ValueTask WaitForQueueAsync(CancellationToken cancellationToken)
     {
-        if (_io.QueuedBytes <= _maxSendQueue)
+        if (_io.QueuedBytes <= _settings.MaxSendQueueSize)
         {
             return ValueTask.CompletedTask;
         }
 
-        return new ValueTask(_io.WaitForDrainAsync(_maxSendQueue, cancellationToken));
+        return new ValueTask(_io.WaitForDrainAsync(_settings.MaxSendQueueSize, cancellationToken));
     }
 
-    /// <summary>Writes an already-encoded frame (a broadcast) unless the connection is closing or its queue is over the limit.</summary>
-    internal bool TryWriteEncodedFrame(ReadOnlySpan<byte> frame)
+    /// <summary>
+    /// Queues a data frame under the <see cref="SlowConsumerPolicy"/>, and returns what the sender should await: the
+    /// queue draining under <see cref="SlowConsumerPolicy.Wait"/>, nothing otherwise.
+    /// </summary>
+    private ValueTask SendMessageFrame(Opcode opcode, ReadOnlySpan<byte> payload, CancellationToken cancellationToken)
     {
+        SlowConsumerPolicy policy = _settings.SlowConsumerPolicy;
+        long discarded;
         lock (_sendLock)
         {
             if (!IsOpenLocked())
             {
-                return false;
+                throw new WebSocketClosedException();
             }
 
-            if (_io.QueuedBytes > _maxSendQueue)
+            if (policy == SlowConsumerPolicy.Wait || _io.QueuedBytes <= _settings.MaxSendQueueSize)
             {
-                return false;
+                WriteFrameLocked(opcode, payload);
+                return policy == SlowConsumerPolicy.Wait ? WaitForQueueAsync(cancellationToken) : default;
             }
 
-            IBufferWriter<byte> output = _io.BeginOutput();
-            frame.CopyTo(output.GetSpan(frame.Length));
-            output.Advance(frame.Length);
-            _io.CommitOutput();
-            return true;
+            if (policy == SlowConsumerPolicy.Drop)
+            {
+                OnMessageDropped();
+                return default;
+            }
+
+            discarded = BeginSlowConsumerCloseLocked();
         }
+
+        FinishSlowConsumerClose(discarded);
+        throw new WebSocketClosedException(SlowConsumerCloseReason);
+    }
+
+    /// <summary>
+    /// Queues an already-encoded data frame (a broadcast, encoded once for every receiver). Never waits: a connection
+    /// over its limit gets nothing under <see cref="SlowConsumerPolicy.Drop"/>, and is closed as a slow consumer under
+    /// the other policies. A connection that is closing is skipped.
+    /// </summary>
+    internal void DeliverBroadcast(ReadOnlySpan<byte> frame)
+    {
+        long discarded;
+        lock (_sendLock)
+        {
+            if (!IsOpenLocked())
+            {
+                return;
+            }
+
+            if (_io.QueuedBytes <= _settings.MaxSendQueueSize)
+            {
+                IBufferWriter<byte> output = _io.BeginOutput();
+                frame.CopyTo(output.GetSpan(frame.Length));
+                output.Advance(frame.Length);
+                _io.CommitOutput();
+                return;
+            }
+
+            if (_settings.SlowConsumerPolicy == SlowConsumerPolicy.Drop)
+            {
+                OnMessageDropped();
+                return;
+            }
+
+            discarded = BeginSlowConsumerCloseLocked();
+        }
+
+        FinishSlowConsumerClose(discarded);
+    }
+
+    private const string SlowConsumerCloseReason = "Send queue limit exceeded: the client reads too slowly.";
+
+    private void OnMessageDropped()
+    {
+        Interlocked.Increment(ref s_droppedMessages);
+        _settings.Logger.LogDebug("Connection {Id}: send queue over {Limit} bytes; message dropped", Id, _settings.MaxSendQueueSize);
+    }
+
+    /// <summary>
+    /// Discards the backlog the peer is not reading (but for a frame already partly sent, which must be finished) and
+    /// puts a 1008 close frame in its place, so the peer learns why instead of seeing a reset.
+    /// </summary>
+    private long BeginSlowConsumerCloseLocked()
+    {
+        long discarded = _io.DiscardQueuedOutput();
+        WriteCloseLocked(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
+        _state = WebSocketConnectionState.CloseSent;
+        _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
+        return discarded;
+    }
+
+    /// <summary>Completes a slow-consumer close outside the send lock: logs it and waits (bounded) for the peer's close.</summary>
+    private void FinishSlowConsumerClose(long discarded)
+    {
+        _settings.Logger.LogWarning("Connection {Id} from {Remote}: send queue over {Limit} bytes; closing the slow client with 1008 ({Discarded} queued bytes discarded)",
+            Id, RemoteEndPoint, _settings.MaxSendQueueSize, discarded);
+        // CloseAsync finds the close frame sent, and only waits for the peer's answer (at most the close timeout) and
+        // then closes TCP.
+        _ = CloseAsync(WebSocketCloseCode.PolicyViolation);
     }
 
     /// <summary>
@@ -802,7 +871,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
         bool pingOutstanding = _lastPingTicks > silentSince;
         if (pingOutstanding && liveNowTicks - _lastPingLiveTicks >= timeoutMs)
         {
-            _logger.LogInformation("Connection {Id} from {Remote}: no answer to a keepalive ping for {Seconds:F1} s; dropping", Id, RemoteEndPoint, (liveNowTicks - _lastPingLiveTicks) / 1000.0);
+            _settings.Logger.LogInformation("Connection {Id} from {Remote}: no answer to a keepalive ping for {Seconds:F1} s; dropping", Id, RemoteEndPoint, (liveNowTicks - _lastPingLiveTicks) / 1000.0);
             lock (_sendLock)
             {
                 _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "Keepalive timeout: the peer stopped responding.");

@@ -35,6 +35,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     private readonly WebSocketServerOptions _options;
     private readonly ILogger _logger;
     private readonly BufferBudget _receiveBudget;
+    private readonly ConnectionSettings _connectionSettings;
     private readonly Dictionary<string, Func<WebSocketConnection, CancellationToken, Task>> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, WebSocketConnection> _connections = new();
     private readonly Action<object?> _leaveRegistry;
@@ -58,6 +59,15 @@ public sealed class WebSocketServer : IAsyncDisposable
         _options = options ?? new WebSocketServerOptions();
         _logger = _options.LoggerFactory.CreateLogger("Tern.WebSocketServer");
         _receiveBudget = new BufferBudget(_options.MaxBufferedBytes);
+        _connectionSettings = new ConnectionSettings
+        {
+            MaxMessageSize = _options.MaxMessageSize,
+            MaxSendQueueSize = _options.MaxSendQueueSize,
+            CloseTimeout = _options.CloseTimeout,
+            Logger = _logger,
+            ReceiveBudget = _receiveBudget,
+            SlowConsumerPolicy = _options.SlowConsumerPolicy,
+        };
         _leaveRegistry = state => _connections.TryRemove(((WebSocketConnection)state!).Id, out _);
     }
 
@@ -245,14 +255,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
     }
 
-    private void Deliver(WebSocketConnection connection, ReadOnlySpan<byte> frame)
-    {
-        if (!connection.TryWriteEncodedFrame(frame) && connection.State == WebSocketConnectionState.Open)
-        {
-            _logger.LogWarning("Connection {Id} from {Remote}: send queue over {Limit} bytes; dropping the slow client", connection.Id, connection.RemoteEndPoint, _options.MaxSendQueueSize);
-            connection.Abort();
-        }
-    }
+    private static void Deliver(WebSocketConnection connection, ReadOnlySpan<byte> frame) => connection.DeliverBroadcast(frame);
 
     /// <summary>
     /// Stops the server: stops accepting, sends 1001 Going Away to every connection, waits at most
@@ -623,8 +626,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
 
         io.CommitOutput();
-        var connection = new WebSocketConnection(io, request, context.Subprotocol, isClient: false,
-            _options.MaxMessageSize, _options.MaxSendQueueSize, _options.CloseTimeout, _logger, _receiveBudget);
+        var connection = new WebSocketConnection(io, request, context.Subprotocol, isClient: false, _connectionSettings);
         foreach (KeyValuePair<string, object?> item in context.Items)
         {
             connection.Items[item.Key] = item.Value;

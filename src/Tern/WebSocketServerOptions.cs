@@ -44,11 +44,18 @@ public sealed class WebSocketServerOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Most bytes queued for sending on one connection. A send that goes past it waits until the queue drains below it;
-    /// a broadcast never waits: a connection over the limit is dropped instead (its TCP connection is closed at once,
-    /// since a close frame would wait behind the very backlog that did not drain). Default 16 MiB.
+    /// Most bytes queued for sending on one connection, control frames included; what happens past it is the
+    /// <see cref="SlowConsumerPolicy"/>. While the queue is over it, the connection's reader also stops reading from the
+    /// peer (so a peer that sends but never reads, pings included, is slowed down by TCP). Default 16 MiB.
     /// </summary>
     public long MaxSendQueueSize { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// What a send does when the connection's queue is already over <see cref="MaxSendQueueSize"/>: wait for it to drain
+    /// (the default), drop the message, or close the connection with 1008 ahead of the backlog. A broadcast never waits:
+    /// it drops under <see cref="SlowConsumerPolicy.Drop"/> and closes otherwise.
+    /// </summary>
+    public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.Wait;
 
     /// <summary>
     /// Most bytes all connections together may hold in messages being received (reassembly buffers). A message whose

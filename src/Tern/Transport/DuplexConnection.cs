@@ -99,6 +99,17 @@ internal sealed class DuplexConnection
         }
     }
 
+    /// <summary>
+    /// Drops the output not yet handed to the transport, but for the rest of a write already partly sent; returns the
+    /// bytes dropped. Callers must hold off other writers meanwhile (see <see cref="SendQueue.DiscardUnsent"/>).
+    /// </summary>
+    public long DiscardQueuedOutput()
+    {
+        long dropped = _output.DiscardUnsent();
+        SignalDrained(force: false);
+        return dropped;
+    }
+
     /// <summary>Waits until at most <paramref name="threshold"/> bytes are queued, or the connection ends.</summary>
     public Task WaitForDrainAsync(long threshold, CancellationToken cancellationToken)
     {

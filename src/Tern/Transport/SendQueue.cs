@@ -29,6 +29,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
     private Segment? _tail;
     private Segment? _spare;
     private bool _writing;
+    private bool _unitStartPending;
     private bool _sending;
     private bool _failed;
     private long _queuedBytes;
@@ -45,11 +46,13 @@ internal sealed class SendQueue : IBufferWriter<byte>
     /// <summary>Bytes committed and not yet handed to the transport.</summary>
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
 
+    /// <summary>Starts a write: one unit (a frame, an HTTP response) that is sent whole or, by <see cref="DiscardUnsent"/>, not at all.</summary>
     public void BeginWrite()
     {
         lock (this)
         {
             _writing = true;
+            _unitStartPending = true;
         }
     }
 
@@ -82,6 +85,18 @@ internal sealed class SendQueue : IBufferWriter<byte>
             }
 
             tail = segment;
+        }
+
+        if (_unitStartPending)
+        {
+            // Where this unit begins: the boundaries DiscardUnsent may cut at. Writers are serialized, so no lock.
+            _unitStartPending = false;
+            if (tail.FirstUnitStart < 0)
+            {
+                tail.FirstUnitStart = tail.Written;
+            }
+
+            tail.LastUnitStart = tail.Written;
         }
 
         return tail.Buffer!.AsMemory(tail.Written);
@@ -128,6 +143,86 @@ internal sealed class SendQueue : IBufferWriter<byte>
         }
     }
 
+    /// <summary>
+    /// Drops what is queued and not yet handed to the transport, except the rest of a unit already partly handed over
+    /// (cutting a frame in two would corrupt the stream), and returns how many bytes were dropped. The caller must hold
+    /// off writers meanwhile; what it writes next goes out right after what was kept.
+    /// </summary>
+    public long DiscardUnsent()
+    {
+        lock (this)
+        {
+            Segment? head = _head;
+            if (head is null)
+            {
+                return 0;
+            }
+
+            // The sender has handed (or is handing) everything before this to the transport.
+            int handedOver = Math.Max(head.Sent, head.SendingTo);
+            Segment? cutSegment = head;
+            int cut = FirstBoundaryAtOrAfter(head, handedOver);
+            if (cut < 0)
+            {
+                // The unit in flight goes on into the next segments: it ends where the first of them starts a unit.
+                cutSegment = head.Next;
+                while (cutSegment is not null && cutSegment.FirstUnitStart < 0)
+                {
+                    cutSegment = cutSegment.Next;
+                }
+
+                if (cutSegment is null)
+                {
+                    // Everything queued is the rest of the unit in flight.
+                    return 0;
+                }
+
+                cut = cutSegment.FirstUnitStart;
+            }
+
+            long dropped = cutSegment.Written - cut;
+            cutSegment.Written = cut;
+            if (cutSegment.FirstUnitStart >= cut)
+            {
+                cutSegment.FirstUnitStart = -1;
+            }
+
+            if (cutSegment.LastUnitStart >= cut)
+            {
+                cutSegment.LastUnitStart = cutSegment.FirstUnitStart;
+            }
+
+            for (Segment? next = cutSegment.Next; next is not null; next = next.Next)
+            {
+                dropped += next.Written;
+                ArrayPool<byte>.Shared.Return(next.Release());
+            }
+
+            cutSegment.Next = null;
+            _tail = cutSegment;
+            Interlocked.Add(ref _queuedBytes, -dropped);
+            return dropped;
+        }
+    }
+
+    /// <summary>The first offset at or after <paramref name="position"/> in <paramref name="segment"/> where a unit starts or (in the tail) all units end; -1 if none is known.</summary>
+    private int FirstBoundaryAtOrAfter(Segment segment, int position)
+    {
+        if (segment.FirstUnitStart >= position)
+        {
+            return segment.FirstUnitStart;
+        }
+
+        if (segment.LastUnitStart >= position)
+        {
+            // Units between the first and the last start of a segment are not tracked one by one: keeping a few whole
+            // small units (at most a segment) is safe, and cheaper than recording every boundary.
+            return segment.LastUnitStart;
+        }
+
+        return segment == _tail ? segment.Written : -1;
+    }
+
     private void Start(SendMode mode)
     {
         if (mode == SendMode.Inline)
@@ -148,8 +243,16 @@ internal sealed class SendQueue : IBufferWriter<byte>
         {
             while (true)
             {
-                Segment segment = _head!;
-                int written = Volatile.Read(ref segment.Written);
+                Segment segment;
+                int written;
+                lock (this)
+                {
+                    // Recorded under the lock: DiscardUnsent must not drop bytes the transport is being handed.
+                    segment = _head!;
+                    written = segment.Written;
+                    segment.SendingTo = written;
+                }
+
                 if (segment.Sent < written)
                 {
                     int count = written - segment.Sent;
@@ -214,6 +317,9 @@ internal sealed class SendQueue : IBufferWriter<byte>
         public byte[]? Buffer;
         public int Written;
         public int Sent;
+        public int SendingTo;
+        public int FirstUnitStart = -1;
+        public int LastUnitStart = -1;
         public Segment? Next;
 
         /// <summary>Detaches the buffer (for the pool) and resets the segment for reuse.</summary>
@@ -221,7 +327,8 @@ internal sealed class SendQueue : IBufferWriter<byte>
         {
             byte[] buffer = Buffer!;
             Buffer = null;
-            Written = Sent = 0;
+            Written = Sent = SendingTo = 0;
+            FirstUnitStart = LastUnitStart = -1;
             Next = null;
             return buffer;
         }

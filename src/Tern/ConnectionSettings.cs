@@ -1,0 +1,23 @@
+using Microsoft.Extensions.Logging;
+using Tern.Protocol;
+
+namespace Tern;
+
+/// <summary>
+/// What every connection of one server (or one client) shares: limits, timeouts, the logger, the receive budget. One
+/// reference per connection instead of a copy of each setting, since an idle connection's every field counts.
+/// </summary>
+internal sealed class ConnectionSettings
+{
+    public required long MaxMessageSize { get; init; }
+
+    public required long MaxSendQueueSize { get; init; }
+
+    public required TimeSpan CloseTimeout { get; init; }
+
+    public required ILogger Logger { get; init; }
+
+    public BufferBudget? ReceiveBudget { get; init; }
+
+    public SlowConsumerPolicy SlowConsumerPolicy { get; init; }
+}
