@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
 using Tern.Protocol;
 
 namespace Tern;
@@ -23,11 +24,19 @@ internal enum ConnectionRefusalReason
 /// a 503 if the request head arrives promptly, else a plain close, and never more than a few refusals in flight.
 /// </summary>
 /// <remarks>
-/// A connection is counted from accept until its socket is released; <see cref="Release"/> must be called exactly once
-/// for each admitted connection, whatever ends it. Thread-safe.
+/// <para>A connection is counted from accept until its socket is released; <see cref="Release"/> must be called exactly
+/// once for each admitted connection, whatever ends it. Thread-safe.</para>
+/// <para>On Unix it also keeps a few descriptors in reserve. A .NET process must never run out of descriptors: the
+/// runtime itself opens files (/proc for the GC's memory checks, assemblies as they load) and aborts with "Out of
+/// memory." when it cannot. So when accept fails for lack of descriptors (<see cref="OnOutOfDescriptors"/>), the reserve
+/// is closed to give the runtime room, and no more connections are admitted than are held at that moment, until enough
+/// close for the reserve to be taken back.</para>
 /// </remarks>
-internal sealed class ConnectionLimiter
+internal sealed class ConnectionLimiter : IDisposable
 {
+    /// <summary>Descriptors held in reserve, given back to the process when accept runs out.</summary>
+    public const int ReserveSize = 8;
+
     /// <summary>What the server answers in <c>Retry-After</c>, in seconds.</summary>
     public const int RetryAfterSeconds = 5;
 
@@ -47,6 +56,10 @@ internal sealed class ConnectionLimiter
     private long _refusedPerAddress;
     private long _refusedSinceLog;
     private long _lastRefusalLogTicks = Environment.TickCount64 - 1000;
+    private SafeFileHandle[]? _reserve;
+    private int _ceiling = int.MaxValue;
+    private int _reacquiring;
+    private long _lastReacquireTicks;
 
     public ConnectionLimiter(int maxConnections, int maxPerAddress, int maxPendingRefusals, int maxHeadSize, TimeSpan handshakeTimeout, ILogger logger)
     {
@@ -60,7 +73,14 @@ internal sealed class ConnectionLimiter
         // Encoded once: a refusal must cost as little as possible, since a flood of them is what it answers.
         _serverFullResponse = EncodeRefusal("The server is at its connection limit; try again later.");
         _addressFullResponse = EncodeRefusal("Too many connections from your address; try again later.");
+        _reserve = TryOpenReserve();
     }
+
+    /// <summary>
+    /// True after accept ran out of descriptors, until the reserve is taken back: no more connections are admitted than
+    /// were held then, and refused sockets are closed at once.
+    /// </summary>
+    public bool OutOfDescriptors => Volatile.Read(ref _ceiling) != int.MaxValue;
 
     /// <summary>The most connections held at once.</summary>
     public int MaxConnections { get; }
@@ -89,7 +109,7 @@ internal sealed class ConnectionLimiter
     /// </summary>
     public bool TryAdmit(Socket socket, IPAddress address)
     {
-        if (Interlocked.Increment(ref _held) > MaxConnections)
+        if (Interlocked.Increment(ref _held) > Math.Min(MaxConnections, Volatile.Read(ref _ceiling)))
         {
             Interlocked.Decrement(ref _held);
             Refuse(socket, address, ConnectionRefusalReason.MaxConnections);
@@ -125,7 +145,91 @@ internal sealed class ConnectionLimiter
             }
         }
 
-        Interlocked.Decrement(ref _held);
+        int held = Interlocked.Decrement(ref _held);
+        if (OutOfDescriptors && held <= Volatile.Read(ref _ceiling) - ReserveSize)
+        {
+            TryTakeBackReserve();
+        }
+    }
+
+    /// <summary>Accept failed for lack of descriptors: frees the reserve for the runtime and stops admitting more connections.</summary>
+    public void OnOutOfDescriptors()
+    {
+        SafeFileHandle[]? reserve = Interlocked.Exchange(ref _reserve, null);
+        if (reserve is null)
+        {
+            // Released already (or none on this platform): the ceiling is in force.
+            return;
+        }
+
+        int held = Held;
+        Volatile.Write(ref _ceiling, Math.Max(1, held));
+        foreach (SafeFileHandle handle in reserve)
+        {
+            handle.Dispose();
+        }
+
+        _logger.LogWarning("Out of file descriptors with {Held} connections held: released {Reserve} reserved descriptors to the runtime; holding at most {Held} connections until some close",
+            held, reserve.Length, held);
+    }
+
+    public void Dispose() => DisposeReserve(Interlocked.Exchange(ref _reserve, null));
+
+    private void TryTakeBackReserve()
+    {
+        long now = Environment.TickCount64;
+        // One attempt a second at most: every failed open costs an exception.
+        if (now - Volatile.Read(ref _lastReacquireTicks) < 1000 || Interlocked.Exchange(ref _reacquiring, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            Volatile.Write(ref _lastReacquireTicks, now);
+            if (Volatile.Read(ref _reserve) is null && TryOpenReserve() is { } reserve)
+            {
+                Volatile.Write(ref _reserve, reserve);
+                Volatile.Write(ref _ceiling, int.MaxValue);
+                _logger.LogInformation("File descriptors available again with {Held} connections held: accepting up to {Max}", Held, MaxConnections);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _reacquiring, 0);
+        }
+    }
+
+    private static SafeFileHandle[]? TryOpenReserve()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        var handles = new SafeFileHandle[ReserveSize];
+        try
+        {
+            for (int i = 0; i < handles.Length; i++)
+            {
+                handles[i] = File.OpenHandle("/dev/null");
+            }
+
+            return handles;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            DisposeReserve(handles);
+            return null;
+        }
+    }
+
+    private static void DisposeReserve(SafeFileHandle?[]? handles)
+    {
+        foreach (SafeFileHandle? handle in handles ?? [])
+        {
+            handle?.Dispose();
+        }
     }
 
     private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
@@ -142,9 +246,10 @@ internal sealed class ConnectionLimiter
     {
         Interlocked.Increment(ref reason == ConnectionRefusalReason.MaxConnections ? ref _refusedMaxConnections : ref _refusedPerAddress);
         LogRefusal(address, reason);
-        if (Interlocked.Increment(ref _pendingRefusals) > MaxPendingRefusals)
+        if (Interlocked.Increment(ref _pendingRefusals) > MaxPendingRefusals || OutOfDescriptors)
         {
-            // Even the refusals are too many: answering costs a descriptor and a buffer each for up to two seconds.
+            // Even the refusals are too many, or descriptors ran out: answering costs a descriptor and a buffer each,
+            // for up to two seconds.
             Interlocked.Decrement(ref _pendingRefusals);
             socket.Dispose();
             return;
@@ -221,7 +326,7 @@ internal sealed class ConnectionLimiter
 
         _logger.LogWarning(
             "Refused {Count} connections over the connection limits in the last {Seconds:F1} s (holding {Held}, at most {Max}); in all {MaxConnections} for max_connections, {PerAddress} for max_connections_per_address",
-            Interlocked.Exchange(ref _refusedSinceLog, 0), (now - last) / 1000.0, Held, MaxConnections, RefusedMaxConnections, RefusedMaxConnectionsPerAddress);
+            Interlocked.Exchange(ref _refusedSinceLog, 0), (now - last) / 1000.0, Held, Math.Min(MaxConnections, Volatile.Read(ref _ceiling)), RefusedMaxConnections, RefusedMaxConnectionsPerAddress);
     }
 
     /// <summary>The reason's name as metrics and logs spell it.</summary>
@@ -238,12 +343,15 @@ internal static class FileDescriptorLimit
     /// <summary>The smallest derived limit, so a tiny file limit still lets a few clients in.</summary>
     public const int Minimum = 16;
 
-    /// <summary>Descriptors always kept for the runtime, logs, databases and TLS, on top of 10 % of the limit.</summary>
-    public const int Reserve = 64;
+    /// <summary>
+    /// Descriptors always kept for the runtime, logs, databases and TLS, on top of 10 % of the limit. A bare .NET process
+    /// already holds 60 to 70 (two per loaded assembly, pipes, epoll), so 64 would leave nothing under a small limit.
+    /// </summary>
+    public const int Reserve = 128;
 
     /// <summary>
     /// The most connections to hold under a file limit of <paramref name="softLimit"/> descriptors: the limit less 10 %
-    /// and <see cref="Reserve"/>, at least <see cref="Minimum"/>; <see cref="Fallback"/> when the limit is unknown.
+    /// and <see cref="Reserve"/> (256 gives 103, 1,024 gives 794), at least <see cref="Minimum"/>; <see cref="Fallback"/> when the limit is unknown.
     /// </summary>
     public static int DeriveMaxConnections(long? softLimit)
     {

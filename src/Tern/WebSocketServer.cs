@@ -155,6 +155,8 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
 
         _limiter = CreateLimiter();
+        // Loads the hashing code now: loading an assembly takes descriptors, which may have run out by the first handshake.
+        _ = Handshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ==");
         foreach (Socket listener in _listeners)
         {
             _ = AcceptLoopAsync(listener);
@@ -286,6 +288,8 @@ public sealed class WebSocketServer : IAsyncDisposable
             listener.Dispose();
         }
 
+        _limiter?.Dispose();
+
         if (_keepAlive is not null)
         {
             await _keepAlive.DisposeAsync().ConfigureAwait(false);
@@ -364,9 +368,9 @@ public sealed class WebSocketServer : IAsyncDisposable
     {
         long? fileLimit = FileDescriptorLimit.ReadSoftLimit();
         int maxConnections = _options.MaxConnections is > 0 and { } configured ? configured : FileDescriptorLimit.DeriveMaxConnections(fileLimit);
-        // Refused sockets hold descriptors too, for up to two seconds each: they get a quarter of what the file limit
-        // leaves over the connection limit, so refusing never runs the process out of descriptors itself.
-        int maxPendingRefusals = fileLimit is { } limit ? (int)Math.Clamp((limit - maxConnections) / 4, 4, 64) : 64;
+        // Refused sockets hold descriptors too, for up to two seconds each: they get half of what the file limit leaves
+        // over the connection limit and the fixed reserve, so refusing does not run the process out of descriptors.
+        int maxPendingRefusals = fileLimit is { } limit ? (int)Math.Clamp((limit - maxConnections - FileDescriptorLimit.Reserve) / 2, 1, 64) : 64;
         return new ConnectionLimiter(maxConnections, _options.MaxConnectionsPerAddress ?? 0, maxPendingRefusals,
             _options.MaxRequestHeadSize, _options.HandshakeTimeout, _logger);
     }
@@ -400,6 +404,11 @@ public sealed class WebSocketServer : IAsyncDisposable
                 // Transient (out of descriptors or buffers, a connection reset before accept): keep accepting, after a
                 // pause, since retrying at once fails the same way and only burns CPU and log space.
                 Interlocked.Increment(ref _acceptBackoffs);
+                if (e.SocketErrorCode == SocketError.TooManyOpenSockets)
+                {
+                    limiter.OnOutOfDescriptors();
+                }
+
                 await Task.Delay(backoff.OnFailure(e)).ConfigureAwait(false);
                 continue;
             }

@@ -55,8 +55,8 @@ public sealed class WebSocketServerOptions
     /// closing. Over it, a new connection is accepted (to free the kernel's backlog) and refused cheaply: it gets
     /// <c>503 Service Unavailable</c> with <c>Retry-After</c> if its request head arrives within a second, and is closed
     /// otherwise. Null or 0 (the default) derives the limit from the process's file-descriptor limit, read once at start:
-    /// that limit less 10 % and 64 descriptors kept for the runtime, logs, databases and TLS (10,000 where the limit
-    /// cannot be read). The value in effect is <see cref="WebSocketServer.MaxConnections"/>.
+    /// that limit less 10 % and 128 descriptors kept for the runtime, logs, databases and TLS (1,024 gives 794; 10,000
+    /// where the limit cannot be read). The value in effect is <see cref="WebSocketServer.MaxConnections"/>.
     /// </summary>
     public int? MaxConnections { get; set; }
 
