@@ -60,6 +60,7 @@ internal sealed class ConnectionLimiter : IDisposable
     private int _ceiling = int.MaxValue;
     private int _reacquiring;
     private long _lastReacquireTicks;
+    private int _disposed;
 
     public ConnectionLimiter(int maxConnections, int maxPerAddress, int maxPendingRefusals, int maxHeadSize, TimeSpan handshakeTimeout, ILogger logger)
     {
@@ -173,7 +174,12 @@ internal sealed class ConnectionLimiter : IDisposable
             held, reserve.Length, held);
     }
 
-    public void Dispose() => DisposeReserve(Interlocked.Exchange(ref _reserve, null));
+    /// <summary>Closes the reserve, for good: connections released after the server stopped do not take it back.</summary>
+    public void Dispose()
+    {
+        Volatile.Write(ref _disposed, 1);
+        DisposeReserve(Interlocked.Exchange(ref _reserve, null));
+    }
 
     private void TryTakeBackReserve()
     {
@@ -187,9 +193,16 @@ internal sealed class ConnectionLimiter : IDisposable
         try
         {
             Volatile.Write(ref _lastReacquireTicks, now);
-            if (Volatile.Read(ref _reserve) is null && TryOpenReserve() is { } reserve)
+            if (Volatile.Read(ref _disposed) == 0 && Volatile.Read(ref _reserve) is null && TryOpenReserve() is { } reserve)
             {
                 Volatile.Write(ref _reserve, reserve);
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    // Stopped meanwhile: Dispose may have looked before the reserve was back.
+                    DisposeReserve(Interlocked.Exchange(ref _reserve, null));
+                    return;
+                }
+
                 Volatile.Write(ref _ceiling, int.MaxValue);
                 _logger.LogInformation("File descriptors available again with {Held} connections held: accepting up to {Max}", Held, MaxConnections);
             }
