@@ -52,6 +52,8 @@ public sealed class WebSocketServer : IAsyncDisposable
     private long _stalledMs;
     private int _started;
     private Task? _stopping;
+    private ConnectionLimiter? _limiter;
+    private long _acceptBackoffs;
 
     /// <summary>Creates a server; nothing listens until <see cref="StartAsync"/>.</summary>
     public WebSocketServer(WebSocketServerOptions? options = null)
@@ -68,7 +70,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             ReceiveBudget = _receiveBudget,
             SlowConsumerPolicy = _options.SlowConsumerPolicy,
         };
-        _leaveRegistry = state => _connections.TryRemove(((WebSocketConnection)state!).Id, out _);
+        _leaveRegistry = state => LeaveRegistry((WebSocketConnection)state!);
     }
 
     /// <summary>The addresses the server listens on, with the ports actually bound (useful with port 0).</summary>
@@ -82,6 +84,18 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     /// <summary>Bytes held now in messages being received, across all connections (see <see cref="WebSocketServerOptions.MaxBufferedBytes"/>).</summary>
     public long BufferedBytes => _receiveBudget.InUse;
+
+    /// <summary>
+    /// The most connections the server holds at once: <see cref="WebSocketServerOptions.MaxConnections"/>, or the limit
+    /// derived from the file-descriptor limit when that option is not set. 0 until the server starts.
+    /// </summary>
+    public int MaxConnections => _limiter?.MaxConnections ?? 0;
+
+    /// <summary>The connection bookkeeping (held, refused by reason); null until the server starts.</summary>
+    internal ConnectionLimiter? Limiter => _limiter;
+
+    /// <summary>How many times an accept loop backed off after a failed accept.</summary>
+    internal long AcceptBackoffs => Interlocked.Read(ref _acceptBackoffs);
 
     /// <summary>Serves WebSocket connections on <paramref name="path"/> (exact, case-sensitive match, query ignored) with an async handler.</summary>
     /// <remarks>
@@ -155,10 +169,13 @@ public sealed class WebSocketServer : IAsyncDisposable
             throw;
         }
 
+        _limiter = CreateLimiter();
+        // Loads the hashing code now: loading an assembly takes descriptors, which may have run out by the first handshake.
+        _ = Handshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ==");
         foreach (Socket listener in _listeners)
         {
             _ = AcceptLoopAsync(listener);
-            _logger.LogInformation("Listening on {EndPoint}", listener.LocalEndPoint);
+            _logger.LogInformation("Listening on {EndPoint} (at most {MaxConnections} connections)", listener.LocalEndPoint, _limiter.MaxConnections);
         }
 
         if (_options.KeepAliveInterval > TimeSpan.Zero)
@@ -279,6 +296,8 @@ public sealed class WebSocketServer : IAsyncDisposable
             listener.Dispose();
         }
 
+        _limiter?.Dispose();
+
         if (_keepAlive is not null)
         {
             await _keepAlive.DisposeAsync().ConfigureAwait(false);
@@ -353,8 +372,21 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
     }
 
+    private ConnectionLimiter CreateLimiter()
+    {
+        long? fileLimit = FileDescriptorLimit.ReadSoftLimit();
+        int maxConnections = _options.MaxConnections is > 0 and { } configured ? configured : FileDescriptorLimit.DeriveMaxConnections(fileLimit);
+        // Refused sockets hold descriptors too, for up to two seconds each: they get half of what the file limit leaves
+        // over the connection limit and the fixed reserve, so refusing does not run the process out of descriptors.
+        int maxPendingRefusals = fileLimit is { } limit ? (int)Math.Clamp((limit - maxConnections - FileDescriptorLimit.Reserve) / 2, 1, 64) : 64;
+        return new ConnectionLimiter(maxConnections, _options.MaxConnectionsPerAddress ?? 0, maxPendingRefusals,
+            _options.MaxRequestHeadSize, _options.HandshakeTimeout, _logger);
+    }
+
     private async Task AcceptLoopAsync(Socket listener)
     {
+        var backoff = new AcceptBackoff(_logger, listener.LocalEndPoint);
+        ConnectionLimiter limiter = _limiter!;
         while (true)
         {
             Socket socket;
@@ -372,26 +404,66 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
             catch (SocketException e)
             {
-                // Transient (a connection reset before accept, too many open files): keep accepting.
-                _logger.LogWarning(e, "Accept failed");
-                await Task.Delay(10).ConfigureAwait(false);
+                if (_stopping is not null)
+                {
+                    return;
+                }
+
+                // Transient (out of descriptors or buffers, a connection reset before accept): keep accepting, after a
+                // pause, since retrying at once fails the same way and only burns CPU and log space.
+                Interlocked.Increment(ref _acceptBackoffs);
+                if (e.SocketErrorCode == SocketError.TooManyOpenSockets)
+                {
+                    limiter.OnOutOfDescriptors();
+                }
+
+                await Task.Delay(backoff.OnFailure(e)).ConfigureAwait(false);
                 continue;
             }
 
-            socket.NoDelay = true;
+            backoff.OnSuccess();
+            IPAddress address;
+            try
+            {
+                socket.NoDelay = true;
+                address = ((IPEndPoint)socket.RemoteEndPoint!).Address;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Reset by the peer between accept and here.
+                socket.Dispose();
+                continue;
+            }
+
+            if (!limiter.TryAdmit(socket, address))
+            {
+                continue;
+            }
+
             // Counted rather than kept in a collection: shutdown only needs to know when the last session ends.
             Interlocked.Increment(ref _activeSessions);
-            _ = RunSessionAsync(socket);
+            _ = RunSessionAsync(socket, address);
         }
     }
 
-    private async Task RunSessionAsync(Socket socket)
+    /// <summary>Takes an open connection out of the registry, once; the first to do so gives back its connection slot.</summary>
+    private void LeaveRegistry(WebSocketConnection connection)
+    {
+        if (_connections.TryRemove(connection.Id, out _))
+        {
+            _limiter!.Release(connection.RemoteEndPoint.Address);
+        }
+    }
+
+    private async Task RunSessionAsync(Socket socket, IPAddress address)
     {
         bool handedOver = false;
+        // Until the connection is registered, this method owns its slot in the connection limits.
+        bool registered = false;
+        DuplexConnection? io = null;
         try
         {
             await Task.Yield();
-            DuplexConnection io;
             try
             {
                 io = new DuplexConnection(new SocketTransport(socket));
@@ -426,6 +498,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
 
             _connections[connection.Id] = connection;
+            registered = true;
             // The registry lists open connections: a connection leaves it as soon as it is dropped, even when its
             // handler is still running (one that ignores cancellation must not keep a dead connection counted).
             connection.OnAborted(_leaveRegistry);
@@ -443,6 +516,22 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
         finally
         {
+            if (!registered)
+            {
+                // Every path that gets here has closed the socket already; aborting again makes sure of it before
+                // the slot is given back.
+                if (io is null)
+                {
+                    socket.Dispose();
+                }
+                else
+                {
+                    io.Abort();
+                }
+
+                _limiter!.Release(address);
+            }
+
             if (!handedOver)
             {
                 EndSession();
@@ -475,7 +564,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             {
                 await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
-                _connections.TryRemove(connection.Id, out _);
+                LeaveRegistry(connection);
                 WebSocketCloseInfo? info = connection.CloseInfo;
                 _logger.LogInformation("Connection {Id} closed: {Code} {Reason}", connection.Id, (int?)info?.Code, info?.Reason);
             }

@@ -66,6 +66,22 @@ public sealed class WebSocketServerOptions
     /// </summary>
     public long MaxBufferedBytes { get; set; } = DefaultMaxBufferedBytes();
 
+    /// <summary>
+    /// Most connections the server holds at once, counting every accepted socket not yet closed: handshaking, open and
+    /// closing. Over it, a new connection is accepted (to free the kernel's backlog) and refused cheaply: it gets
+    /// <c>503 Service Unavailable</c> with <c>Retry-After</c> if its request head arrives within a second, and is closed
+    /// otherwise. Null or 0 (the default) derives the limit from the process's file-descriptor limit, read once at start:
+    /// that limit less 10 % and 128 descriptors kept for the runtime, logs, databases and TLS (1,024 gives 794; 10,000
+    /// where the limit cannot be read). The value in effect is <see cref="WebSocketServer.MaxConnections"/>.
+    /// </summary>
+    public int? MaxConnections { get; set; }
+
+    /// <summary>
+    /// Most connections from one remote IP address at once (an IPv4-mapped IPv6 address counts as its IPv4 address),
+    /// counted like <see cref="MaxConnections"/>; over it, the same <c>503</c> refusal. Null or 0 (the default): no limit.
+    /// </summary>
+    public int? MaxConnectionsPerAddress { get; set; }
+
     /// <summary>Subprotocols the server speaks, in its order of preference; the first one the client also offers is chosen.</summary>
     public IList<string> Subprotocols { get; } = new List<string>();
 

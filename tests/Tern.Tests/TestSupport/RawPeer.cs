@@ -28,13 +28,21 @@ internal sealed class RawPeer : IAsyncDisposable
 
     public Socket Socket => _socket;
 
-    /// <summary>Connects to 127.0.0.1:<paramref name="port"/>. A small receive buffer makes a peer that does not read fill up sooner.</summary>
-    public static async Task<RawPeer> ConnectAsync(int port, int? receiveBufferSize = null)
+    /// <summary>
+    /// Connects to 127.0.0.1:<paramref name="port"/>. A small receive buffer makes a peer that does not read fill up sooner.
+    /// <paramref name="from"/> binds the client to another local address first (Linux routes all of 127/8 to loopback).
+    /// </summary>
+    public static async Task<RawPeer> ConnectAsync(int port, int? receiveBufferSize = null, IPAddress? from = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBufferSize is { } size)
         {
             socket.ReceiveBufferSize = size;
+        }
+
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(from, 0));
         }
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -43,9 +51,9 @@ internal sealed class RawPeer : IAsyncDisposable
     }
 
     /// <summary>Connects and completes a WebSocket handshake on <paramref name="path"/>; fails the test unless the answer is 101.</summary>
-    public static async Task<RawPeer> ConnectWebSocketAsync(int port, string path = "/", int? receiveBufferSize = null)
+    public static async Task<RawPeer> ConnectWebSocketAsync(int port, string path = "/", int? receiveBufferSize = null, IPAddress? from = null)
     {
-        RawPeer peer = await ConnectAsync(port, receiveBufferSize);
+        RawPeer peer = await ConnectAsync(port, receiveBufferSize, from);
         await peer.SendAsync(UpgradeRequest(path));
         string head = await peer.ReadHttpHeadAsync();
         Assert.StartsWith("HTTP/1.1 101 ", head);

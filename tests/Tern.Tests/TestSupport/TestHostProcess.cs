@@ -40,18 +40,33 @@ internal sealed class TestHostProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the host and waits until it listens.</summary>
-    public static async Task<TestHostProcess> StartAsync()
+    /// <summary>
+    /// Starts the host with <paramref name="arguments"/> and waits until it listens. With <paramref name="fileLimit"/>,
+    /// the host runs under <c>ulimit -n</c> of that many descriptors (bash execs into it, so the process is the host).
+    /// </summary>
+    public static async Task<TestHostProcess> StartAsync(string[]? arguments = null, int? fileLimit = null)
     {
         string dll = await EnsureBuiltAsync();
-        var startInfo = new ProcessStartInfo("dotnet")
+        var startInfo = new ProcessStartInfo(fileLimit is null ? "dotnet" : "bash")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (fileLimit is { } limit)
+        {
+            startInfo.ArgumentList.Add("-c");
+            startInfo.ArgumentList.Add($"ulimit -n {limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} && exec dotnet \"$@\"");
+            startInfo.ArgumentList.Add("bash");
+        }
+
         startInfo.ArgumentList.Add(dll);
+        foreach (string argument in arguments ?? [])
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
         var host = new TestHostProcess(new Process { StartInfo = startInfo });
         host._process.OutputDataReceived += (_, e) =>
         {
@@ -85,6 +100,20 @@ internal sealed class TestHostProcess : IAsyncDisposable
     {
         await _process.StandardInput.WriteLineAsync(command);
         await _process.StandardInput.FlushAsync();
+    }
+
+    /// <summary>Sends a command and returns the line the host answers with.</summary>
+    public async Task<string> QueryAsync(string command)
+    {
+        await SendAsync(command);
+        return await ReadLineAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>The host's resident memory now, in bytes (VmRSS; Linux only).</summary>
+    public long ResidentBytes()
+    {
+        string line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
 
     /// <summary>The next line the host printed; fails the test after <paramref name="timeout"/>.</summary>
