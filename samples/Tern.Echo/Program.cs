@@ -1,10 +1,10 @@
 // Echo server for conformance runs (the Autobahn TestSuite's fuzzing client) and benchmarks:
 // every text and binary message is sent back unchanged, on every path; on /broadcast every message
 // goes to every /broadcast connection, sender included.
-using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Tern;
+using Tern.Echo;
 
 // Echo's handlers never block, so the socket engine may run them on its own thread as data arrives, saving a thread
 // hop per message (measured in docs/benchmarks.md). It is read when the first socket starts, so set it before that;
@@ -15,50 +15,34 @@ if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
     Environment.SetEnvironmentVariable(InlineCompletions, "1");
 }
 
-int port = 9001;
-long maxMessage = 64L * 1024 * 1024;
-var address = IPAddress.Loopback;
-bool quiet = false;
-for (int i = 0; i < args.Length; i++)
+if (args.Contains("--help") || args.Contains("-h"))
 {
-    switch (args[i])
-    {
-        case "--port" when i + 1 < args.Length:
-            port = int.Parse(args[++i], CultureInfo.InvariantCulture);
-            break;
-        case "--max-message" when i + 1 < args.Length:
-            maxMessage = long.Parse(args[++i], CultureInfo.InvariantCulture);
-            break;
-        case "--host" when i + 1 < args.Length:
-            address = IPAddress.Parse(args[++i]);
-            break;
-        case "--quiet":
-            quiet = true;
-            break;
-        case "--help" or "-h":
-            Console.WriteLine("""
-                Tern.Echo: a WebSocket echo server.
-                  --port N           port to listen on (default 9001; 0 picks a free one)
-                  --host ADDRESS     address to listen on (default 127.0.0.1; :: for IPv4 and IPv6)
-                  --max-message N    largest message accepted, in bytes (default 67108864)
-                  --quiet            log warnings and errors only
-                """);
-            return 0;
-        default:
-            Console.Error.WriteLine($"Unknown option {args[i]}; see --help.");
-            return 2;
-    }
+    Console.WriteLine(EchoOptions.Usage);
+    return 0;
+}
+
+EchoOptions echo;
+IPAddress address;
+try
+{
+    echo = EchoOptions.Load(args);
+    address = echo.ParseHost();
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
 }
 
 using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder
     .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
-    .SetMinimumLevel(quiet ? LogLevel.Warning : LogLevel.Information));
+    .SetMinimumLevel(echo.Quiet ? LogLevel.Warning : LogLevel.Information));
 var options = new WebSocketServerOptions
 {
-    MaxMessageSize = maxMessage,
+    MaxMessageSize = echo.MaxMessage,
     LoggerFactory = loggerFactory,
 };
-options.EndPoints.Add(new IPEndPoint(address, port));
+options.EndPoints.Add(new IPEndPoint(address, echo.Port));
 
 await using var server = new WebSocketServer(options);
 var broadcastGroup = new System.Collections.Concurrent.ConcurrentDictionary<long, WebSocketConnection>();

@@ -1,0 +1,96 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+
+namespace Tern.Echo;
+
+/// <summary>
+/// The echo server's settings, read the .NET way: an optional appsettings.json next to the program, then environment
+/// variables prefixed <c>TERN_ECHO_</c>, then the command line (<c>--port 9001</c>), each overriding the one before.
+/// </summary>
+internal sealed class EchoOptions
+{
+    public const string Usage = """
+        Tern.Echo: a WebSocket echo server.
+          --port N           port to listen on (default 9001; 0 picks a free one)           [env TERN_ECHO_PORT]
+          --host ADDRESS     address to listen on (default 127.0.0.1; :: for IPv4 and IPv6)  [env TERN_ECHO_HOST]
+          --max-message N    largest message accepted, in bytes (default 67108864)        [env TERN_ECHO_MAXMESSAGE]
+          --quiet            log warnings and errors only                                 [env TERN_ECHO_QUIET=true]
+        The same keys (Port, Host, MaxMessage, Quiet) may be set in an appsettings.json next to the program.
+        """;
+
+    // The command line's spelling of each option; the keys are the property names below.
+    private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
+    {
+        ["--port"] = nameof(Port),
+        ["--host"] = nameof(Host),
+        ["--max-message"] = nameof(MaxMessage),
+        ["--quiet"] = nameof(Quiet),
+    };
+
+    /// <summary>The port; 0 picks a free one.</summary>
+    public int Port { get; set; } = 9001;
+
+    /// <summary>The address to listen on.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>The largest message accepted, in bytes.</summary>
+    public long MaxMessage { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Log warnings and errors only.</summary>
+    public bool Quiet { get; set; }
+
+    /// <summary>Reads the settings; throws <see cref="FormatException"/> with a message for the user when they are wrong.</summary>
+    public static EchoOptions Load(string[] args)
+    {
+        // --quiet is a flag, but the command-line provider reads every switch as "--key value": a trailing --quiet would
+        // be dropped and "--quiet --port 1" would read "--port" as its value. Give it its value explicitly.
+        string[] normalized = args.Select(a => a == "--quiet" ? "--quiet=true" : a).ToArray();
+        CheckSwitches(normalized);
+
+        IConfiguration configuration = new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables("TERN_ECHO_")
+            .AddCommandLine(normalized, Switches)
+            .Build();
+        var options = new EchoOptions();
+        try
+        {
+            configuration.Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            // "Failed to convert configuration value '...' at 'Port' to type 'System.Int32'."
+            throw new FormatException($"{e.Message} See --help.", e);
+        }
+
+        return options;
+    }
+
+    /// <summary>The address to listen on, parsed.</summary>
+    public IPAddress ParseHost() =>
+        IPAddress.TryParse(Host, out IPAddress? address) ? address : throw new FormatException($"--host {Host} is not an IP address; see --help.");
+
+    private static void CheckSwitches(string[] args)
+    {
+        // The provider accepts any --key; an unknown one (a typo) must fail rather than be ignored.
+        for (int i = 0; i < args.Length; i++)
+        {
+            string name = args[i].Split('=', 2)[0];
+            if (!Switches.ContainsKey(name))
+            {
+                throw new FormatException($"Unknown option {args[i]}; see --help.");
+            }
+
+            if (!args[i].Contains('=', StringComparison.Ordinal))
+            {
+                if (i + 1 >= args.Length)
+                {
+                    throw new FormatException($"{name} needs a value; see --help.");
+                }
+
+                i++; // the value
+            }
+        }
+    }
+}
