@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Tern.Diagnostics;
 
 namespace Tern;
 
@@ -40,8 +41,7 @@ internal sealed class AcceptBackoff(ILogger logger, EndPoint? listener)
             return _delay;
         }
 
-        logger.LogWarning("Accept on {EndPoint} failed: {Message} ({SocketError}, error {ErrorCode}); backing off {Delay} ms ({Unlogged} more failures since the last line)",
-            listener, error.Message, error.SocketErrorCode, error.NativeErrorCode, (long)_delay.TotalMilliseconds, _unlogged);
+        Log.AcceptBackoff(logger, listener, error.Message, error.SocketErrorCode, error.NativeErrorCode, (long)_delay.TotalMilliseconds, _unlogged);
         _lastLogTicks = now;
         _unlogged = 0;
         return _delay;
@@ -55,8 +55,7 @@ internal sealed class AcceptBackoff(ILogger logger, EndPoint? listener)
             return;
         }
 
-        logger.LogInformation("Accepting again on {EndPoint} after {Failures} failed attempts over {Duration} ms",
-            listener, _failures, Environment.TickCount64 - _firstFailureTicks);
+        Log.AcceptResumed(logger, listener, _failures, Environment.TickCount64 - _firstFailureTicks);
         _failures = 0;
         _unlogged = 0;
     }

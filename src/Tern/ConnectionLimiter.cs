@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Tern.Diagnostics;
 using Microsoft.Win32.SafeHandles;
 using Tern.Protocol;
 
@@ -170,8 +171,7 @@ internal sealed class ConnectionLimiter : IDisposable
             handle.Dispose();
         }
 
-        _logger.LogWarning("Out of file descriptors with {Held} connections held: released {Reserve} reserved descriptors to the runtime; holding at most {Held} connections until some close",
-            held, reserve.Length, held);
+        Log.OutOfDescriptors(_logger, held, reserve.Length);
     }
 
     /// <summary>Closes the reserve, for good: connections released after the server stopped do not take it back.</summary>
@@ -204,7 +204,7 @@ internal sealed class ConnectionLimiter : IDisposable
                 }
 
                 Volatile.Write(ref _ceiling, int.MaxValue);
-                _logger.LogInformation("File descriptors available again with {Held} connections held: accepting up to {Max}", Held, MaxConnections);
+                Log.DescriptorsAvailable(_logger, Held, MaxConnections);
             }
         }
         finally
@@ -323,10 +323,7 @@ internal sealed class ConnectionLimiter : IDisposable
 
     private void LogRefusal(IPAddress address, ConnectionRefusalReason reason)
     {
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            _logger.LogDebug("Refused a connection from {Remote}: {Reason}", address, ReasonName(reason));
-        }
+        Log.ConnectionRefused(_logger, address, ReasonName(reason));
 
         // A flood of refused clients must not become a flood of log lines: one summary a second at most.
         Interlocked.Increment(ref _refusedSinceLog);
@@ -337,8 +334,7 @@ internal sealed class ConnectionLimiter : IDisposable
             return;
         }
 
-        _logger.LogWarning(
-            "Refused {Count} connections over the connection limits in the last {Seconds:F1} s (holding {Held}, at most {Max}); in all {MaxConnections} for max_connections, {PerAddress} for max_connections_per_address",
+        Log.RefusalsSummary(_logger,
             Interlocked.Exchange(ref _refusedSinceLog, 0), (now - last) / 1000.0, Held, Math.Min(MaxConnections, Volatile.Read(ref _ceiling)), RefusedMaxConnections, RefusedMaxConnectionsPerAddress);
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tern.Diagnostics;
 using Tern.Protocol;
 
 namespace Tern;
@@ -20,4 +21,7 @@ internal sealed class ConnectionSettings
     public BufferBudget? ReceiveBudget { get; init; }
 
     public SlowConsumerPolicy SlowConsumerPolicy { get; init; }
+
+    /// <summary>Rate limits for the log lines a crowd of peers can cause, shared by all connections.</summary>
+    public LogThrottles LogThrottles { get; init; } = new();
 }

@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Tern.Diagnostics;
 using Tern.Protocol;
 using Tern.Transport;
 
@@ -239,7 +240,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         if (sent)
         {
-            _settings.Logger.LogDebug("Connection {Id}: closing with {Code}", Id, (int)code);
+            Log.Closing(_settings.Logger, Id, (int)code);
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -276,7 +277,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         if (!Volatile.Read(ref _peerCloseSeen))
         {
-            _settings.Logger.LogDebug("Connection {Id}: no close frame from the peer in time; dropping", Id);
+            Log.NoCloseInTime(_settings.Logger, Id);
             Abort();
         }
 
@@ -591,7 +592,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             _closeInfo ??= new WebSocketCloseInfo(code, reason);
         }
 
-        _settings.Logger.LogDebug("Connection {Id}: peer closed with {Code}", Id, (int)code);
+        Log.PeerClosed(_settings.Logger, Id, (int)code, new PeerText(reason));
         _finishing = FinishAsync(waitForPeer: false);
         MarkPeerCloseSeen();
     }
@@ -613,7 +614,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             _closeInfo ??= new WebSocketCloseInfo(code, reason);
         }
 
-        _settings.Logger.LogInformation("Connection {Id} from {Remote}: closing with {Code}: {Reason}", Id, RemoteEndPoint, (int)code, reason);
+        Log.ProtocolErrorClose(_settings.Logger, _settings.LogThrottles.ProtocolErrors, Id, RemoteEndPoint, code, reason);
         _finishing = FinishAsync(waitForPeer: true);
         MarkPeerCloseSeen();
     }
@@ -630,7 +631,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
         if (wasOpen)
         {
-            _settings.Logger.LogDebug("Connection {Id}: dropped without a close frame", Id);
+            Log.DroppedWithoutClose(_settings.Logger, Id);
         }
 
         MarkPeerCloseSeen();
@@ -822,7 +823,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private void OnMessageDropped()
     {
         Interlocked.Increment(ref s_droppedMessages);
-        _settings.Logger.LogDebug("Connection {Id}: send queue over {Limit} bytes; message dropped", Id, _settings.MaxSendQueueSize);
+        Log.MessageDropped(_settings.Logger, Id, _settings.MaxSendQueueSize);
     }
 
     /// <summary>
@@ -841,8 +842,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     /// <summary>Completes a slow-consumer close outside the send lock: logs it and waits (bounded) for the peer's close.</summary>
     private void FinishSlowConsumerClose(long discarded)
     {
-        _settings.Logger.LogWarning("Connection {Id} from {Remote}: send queue over {Limit} bytes; closing the slow client with 1008 ({Discarded} queued bytes discarded)",
-            Id, RemoteEndPoint, _settings.MaxSendQueueSize, discarded);
+        Log.SlowConsumerClosed(_settings.Logger, _settings.LogThrottles.SlowConsumers, Id, RemoteEndPoint, _settings.MaxSendQueueSize, discarded);
         // CloseAsync finds the close frame sent, and only waits for the peer's answer (at most the close timeout) and
         // then closes TCP.
         _ = CloseAsync(WebSocketCloseCode.PolicyViolation);
@@ -871,7 +871,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
         bool pingOutstanding = _lastPingTicks > silentSince;
         if (pingOutstanding && liveNowTicks - _lastPingLiveTicks >= timeoutMs)
         {
-            _settings.Logger.LogInformation("Connection {Id} from {Remote}: no answer to a keepalive ping for {Seconds:F1} s; dropping", Id, RemoteEndPoint, (liveNowTicks - _lastPingLiveTicks) / 1000.0);
+            Log.KeepAliveTimeout(_settings.Logger, _settings.LogThrottles.KeepAliveTimeouts, Id, RemoteEndPoint, (liveNowTicks - _lastPingLiveTicks) / 1000.0);
             lock (_sendLock)
             {
                 _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "Keepalive timeout: the peer stopped responding.");

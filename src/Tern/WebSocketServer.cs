@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Tern.Diagnostics;
 using Tern.Http;
 using Tern.Protocol;
 using Tern.Transport;
@@ -175,7 +176,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         foreach (Socket listener in _listeners)
         {
             _ = AcceptLoopAsync(listener);
-            _logger.LogInformation("Listening on {EndPoint} (at most {MaxConnections} connections)", listener.LocalEndPoint, _limiter.MaxConnections);
+            Log.Listening(_logger, listener.LocalEndPoint, _limiter.MaxConnections);
         }
 
         if (_options.KeepAliveInterval > TimeSpan.Zero)
@@ -313,7 +314,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         WebSocketConnection[] open = _connections.Values.ToArray();
         if (open.Length > 0)
         {
-            _logger.LogInformation("Stopping: closing {Count} connections", open.Length);
+            Log.Stopping(_logger, open.Length);
         }
 
         await Task.WhenAll(open.Select(c => CloseForShutdownAsync(c, deadline.Token))).ConfigureAwait(false);
@@ -335,10 +336,10 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            _logger.LogWarning("Stopped with {Count} handlers still running after their connections were dropped", Volatile.Read(ref _activeSessions));
+            Log.StoppedWithHandlersRunning(_logger, Volatile.Read(ref _activeSessions));
         }
 
-        _logger.LogInformation("Stopped");
+        Log.Stopped(_logger);
     }
 
     private static async Task CloseForShutdownAsync(WebSocketConnection connection, CancellationToken deadline)
@@ -484,7 +485,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "Handshake with {Remote} failed unexpectedly", io.Transport.RemoteEndPoint);
+                Log.HandshakeFailed(_logger, e, io.Transport.RemoteEndPoint);
                 io.Abort();
             }
             finally
@@ -508,7 +509,7 @@ public sealed class WebSocketServer : IAsyncDisposable
                 _ = CloseForShutdownAsync(connection, new CancellationTokenSource(_options.ShutdownTimeout).Token);
             }
 
-            _logger.LogInformation("Connection {Id} opened from {Remote} on {Path}", connection.Id, connection.RemoteEndPoint, connection.Path);
+            Log.ConnectionOpened(_logger, _connectionSettings.LogThrottles.Connections, connection.Id, connection.RemoteEndPoint, connection.Path);
             // Not awaited here: this method's state is larger than the handler's part, and an open connection would
             // keep all of it alive for as long as it stays open. The session count passes to RunHandlerAsync.
             handedOver = true;
@@ -551,11 +552,11 @@ public sealed class WebSocketServer : IAsyncDisposable
         catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
         {
             // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
-            _logger.LogDebug("Connection {Id}: the handler sent after the connection closed", connection.Id);
+            Log.HandlerSentAfterClose(_logger, connection.Id);
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "Connection {Id}: the handler threw; closing with 1011", connection.Id);
+            Log.HandlerThrew(_logger, _connectionSettings.LogThrottles.HandlerErrors, e, connection.Id);
             await CloseQuietlyAsync(connection, WebSocketCloseCode.InternalServerError, "Internal server error").ConfigureAwait(false);
         }
         finally
@@ -565,8 +566,7 @@ public sealed class WebSocketServer : IAsyncDisposable
                 await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
                 LeaveRegistry(connection);
-                WebSocketCloseInfo? info = connection.CloseInfo;
-                _logger.LogInformation("Connection {Id} closed: {Code} {Reason}", connection.Id, (int?)info?.Code, info?.Reason);
+                Log.ConnectionClosed(_logger, _connectionSettings.LogThrottles.Connections, connection.Id, connection.CloseInfo);
             }
             finally
             {
@@ -629,7 +629,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
             catch (OperationCanceledException) when (!io.Aborted.IsCancellationRequested)
             {
-                _logger.LogInformation("Handshake from {Remote}: no complete request within {Timeout}", remote, _options.HandshakeTimeout);
+                Log.HandshakeTimeout(_logger, _connectionSettings.LogThrottles.HandshakeTimeouts, remote, _options.HandshakeTimeout);
                 refusal = new HandshakeRefusal(408, "The request did not arrive in time.");
             }
             catch (OperationCanceledException)
@@ -681,13 +681,13 @@ public sealed class WebSocketServer : IAsyncDisposable
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    _logger.LogError(e, "Handshake from {Remote}: the OnHandshake hook threw", remote);
+                    Log.HandshakeHookThrew(_logger, e, remote);
                     context.Reject(500, "The server could not check this request.");
                 }
 
                 if (context.Subprotocol is { } picked && !offered.Contains(picked, StringComparer.Ordinal))
                 {
-                    _logger.LogError("Handshake from {Remote}: the hook chose subprotocol {Subprotocol}, which the client did not offer", remote, picked);
+                    Log.HookChoseUnofferedSubprotocol(_logger, remote, new PeerText(picked));
                     context.Reject(500, "The server chose a subprotocol the client did not offer.");
                 }
             }
@@ -709,7 +709,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         {
             io.CommitOutput();
             // A hook added a header a 101 cannot carry; WriteAccept wrote nothing.
-            _logger.LogError(e, "Handshake from {Remote}: invalid response headers from the OnHandshake hook", remote);
+            Log.HookInvalidResponseHeaders(_logger, e, remote);
             await RefuseAsync(io, new HandshakeRefusal(500, "The server produced an invalid handshake response."), request).ConfigureAwait(false);
             return default;
         }
@@ -726,8 +726,7 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     private async Task RefuseAsync(DuplexConnection io, HandshakeRefusal refusal, HttpRequestHead? request)
     {
-        _logger.LogInformation("Refused {Method} {Path} from {Remote}: {Status} {Reason}",
-            request?.Method, request?.Path, io.Transport.RemoteEndPoint, refusal.StatusCode, refusal.Reason);
+        Log.HandshakeRefused(_logger, _connectionSettings.LogThrottles.Refusals, request?.Method, request?.Path, io.Transport.RemoteEndPoint, refusal.StatusCode, refusal.Reason);
         Handshake.WriteRefusal(io.BeginOutput(), refusal);
         io.CommitOutput();
         await FinishHttpAsync(io).ConfigureAwait(false);
@@ -761,7 +760,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            _logger.LogError(e, "HTTP handler threw for {Method} {Path}", request.Method, request.Path);
+            Log.HttpHandlerThrew(_logger, e, new PeerText(request.Method), new PeerText(request.Path));
             if (!context.HasResponded)
             {
                 await context.RespondAsync(HttpResponse.Text(500, "Internal server error.")).ConfigureAwait(false);
@@ -773,7 +772,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             await context.RespondAsync(HttpResponse.Text(404, "Not found.")).ConfigureAwait(false);
         }
 
-        _logger.LogDebug("HTTP {Method} {Path} from {Remote}", request.Method, request.Path, io.Transport.RemoteEndPoint);
+        Log.HttpRequestServed(_logger, new PeerText(request.Method), new PeerText(request.Path), io.Transport.RemoteEndPoint);
         await FinishHttpAsync(io).ConfigureAwait(false);
     }
 

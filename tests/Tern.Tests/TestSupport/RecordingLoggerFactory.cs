@@ -6,7 +6,7 @@ namespace Tern.Tests.TestSupport;
 /// <summary>Keeps every log entry the server writes, so a test can look for errors or show what happened.</summary>
 internal sealed class RecordingLoggerFactory : ILoggerFactory
 {
-    public ConcurrentQueue<(LogLevel Level, string Message, Exception? Exception)> Entries { get; } = new();
+    public ConcurrentQueue<(LogLevel Level, string Message, Exception? Exception, EventId EventId, IReadOnlyList<KeyValuePair<string, object?>> Fields)> Entries { get; } = new();
 
     public ILogger CreateLogger(string categoryName) => new Recorder(this);
 
@@ -27,6 +27,7 @@ internal sealed class RecordingLoggerFactory : ILoggerFactory
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner.Entries.Enqueue((logLevel, formatter(state, exception), exception));
+            owner.Entries.Enqueue((logLevel, formatter(state, exception), exception, eventId,
+                state as IReadOnlyList<KeyValuePair<string, object?>> ?? []));
     }
 }
