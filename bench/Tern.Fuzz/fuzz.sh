@@ -19,9 +19,11 @@ fi
 dotnet tool restore >/dev/null
 
 out=obj/fuzz-out
+# A fresh folder each time: publish skips an unchanged Tern.dll, and the instrumenter refuses an instrumented one.
+rm -rf "$out"
 dotnet publish Tern.Fuzz.csproj -c Release -o "$out" --nologo -v quiet
 # Only the library under test is instrumented, not the harness or the framework: AFL's coverage map then
-# measures Tern's branches alone. The tool rewrites the file in place, so it runs on a fresh publish each time.
+# measures Tern's branches alone.
 dotnet tool run sharpfuzz "$out/Tern.dll"
 
 findings=findings/$target
