@@ -86,12 +86,14 @@ public class DecoderPropertyTests(ITestOutputHelper output)
                 total += length;
             }
 
-            // The crossing frame: just over the limit, far over it, or a huge 64-bit length (but below 2^63).
-            long over = random.Next(3) switch
+            // The crossing frame: just over the limit, far over it, a huge 64-bit length, or one so close to 2^63
+            // that adding the bytes already received overflows.
+            long over = random.Next(4) switch
             {
                 0 => limit - total + 1,
                 1 => limit - total + random.Next(1, 100_000),
-                _ => random.NextInt64(limit - total + 1, long.MaxValue),
+                2 => random.NextInt64(limit - total + 1, long.MaxValue),
+                _ => long.MaxValue - random.Next(0, (int)Math.Min(total + 2, int.MaxValue)),
             };
             var header = new byte[FrameHeader.MaxLength];
             int headerLength = FrameHeader.Write(header, fragments == 1 ? Opcode.Text : Opcode.Continuation, fin: true, over, server, maskKey: 0x01020304);
