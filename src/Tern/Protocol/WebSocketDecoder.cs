@@ -306,7 +306,9 @@ public sealed class WebSocketDecoder : IDisposable
                 return Fail(WebSocketCloseCode.ProtocolError, $"Opcode {(int)frame.Opcode} is reserved.");
         }
 
-        if (!frame.IsControl && _messageLength + frame.PayloadLength > _maxMessageSize)
+        // Compared as room left, not as a sum: a 64-bit length just below 2^63 plus the bytes already received would
+        // overflow to a negative total and pass.
+        if (!frame.IsControl && frame.PayloadLength > _maxMessageSize - _messageLength)
         {
             return Fail(WebSocketCloseCode.MessageTooBig, $"Messages are limited to {_maxMessageSize} bytes.");
         }
