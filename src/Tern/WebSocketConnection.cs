@@ -383,6 +383,9 @@ public sealed class WebSocketConnection : IAsyncDisposable
                 }
 
                 SendPendingPong();
+                // The previous message is used up (the application asked for the next): its buffer goes back now, not
+                // when the peer next sends something.
+                _decoder.ReleaseIdleBuffers();
                 ReadResult result;
                 try
                 {

@@ -199,7 +199,9 @@ public sealed class WebSocketDecoder : IDisposable
                 }
 
                 int take = (int)Math.Min(_frameRemaining, input.Length);
-                if (!EnsureMessageCapacity(_messageLength + take))
+                // The message's final size is known in its last frame; before that, only the limit bounds it.
+                long expected = _frame.Fin ? _messageLength + _frameRemaining : _maxMessageSize;
+                if (!EnsureMessageCapacity(_messageLength + take, expected))
                 {
                     return FailOverBudget();
                 }
@@ -315,8 +317,10 @@ public sealed class WebSocketDecoder : IDisposable
 
         if (!frame.IsControl && frame.Fin && _message is null && frame.Opcode != Opcode.Continuation)
         {
-            // A single-frame message: its size is known now, so the buffer is rented once at the right size.
-            if (!EnsureMessageCapacity((int)frame.PayloadLength))
+            // A single-frame message: its size is known now, so the buffer is rented once at the right size. Not beyond
+            // what the pool serves, though: a header alone would otherwise reserve up to the message limit from the shared
+            // budget; larger messages grow (doubling) as their bytes arrive.
+            if (!EnsureMessageCapacity((int)Math.Min(frame.PayloadLength, PooledMessageLimit), frame.PayloadLength))
             {
                 return FailOverBudget();
             }
@@ -387,8 +391,10 @@ public sealed class WebSocketDecoder : IDisposable
         Fail(WebSocketCloseCode.TryAgainLater, "The server is buffering too many large messages right now; try again later.");
 
     /// <summary>Makes room for <paramref name="needed"/> bytes of message; false when the shared budget cannot take them.</summary>
+    /// <param name="needed">Bytes the buffer must hold now.</param>
+    /// <param name="expected">The most the message can still grow to: growth stops there.</param>
     [System.Diagnostics.CodeAnalysis.MemberNotNullWhen(true, nameof(_message))]
-    private bool EnsureMessageCapacity(int needed)
+    private bool EnsureMessageCapacity(int needed, long expected)
     {
         if (_message is not null && _message.Length >= needed)
         {
@@ -398,8 +404,8 @@ public sealed class WebSocketDecoder : IDisposable
         int size = Math.Max(needed, MinimumMessageBuffer);
         if (_message is not null)
         {
-            // Grow geometrically so a message of many small fragments is copied O(log n) times, capped by the limit.
-            size = (int)Math.Min(Math.Max(size, (long)_message.Length * 2), Math.Max(needed, _maxMessageSize));
+            // Grow geometrically so a message of many small fragments is copied O(log n) times, capped by its size.
+            size = (int)Math.Min(Math.Max(size, (long)_message.Length * 2), Math.Max(needed, expected));
         }
 
         bool pooled = size <= PooledMessageLimit;
@@ -463,6 +469,24 @@ public sealed class WebSocketDecoder : IDisposable
         }
 
         _messageLength = 0;
+    }
+
+    /// <summary>
+    /// Gives back the buffer of the last message returned, unless a message is partly received: its payload becomes
+    /// invalid. Call it once that message is used, so a connection that goes quiet after a large message does not keep
+    /// its buffer (and its share of the <see cref="BufferBudget"/>) until the next frame arrives.
+    /// </summary>
+    public void ReleaseIdleBuffers()
+    {
+        if (!_inMessage)
+        {
+            ReleaseMessageBuffer();
+        }
+
+        if (!_inFrame)
+        {
+            ReleaseControlBuffer();
+        }
     }
 
     /// <summary>Returns the pooled buffer. Payloads handed out earlier become invalid.</summary>

@@ -30,25 +30,27 @@ public sealed class BufferBudgetTests
         byte[] firstWire = FrameBuilder.Frame(Opcode.Binary, firstMessage);
         byte[] secondWire = FrameBuilder.Frame(Opcode.Binary, new byte[2 * 1024 * 1024]);
 
-        // The first message's header and half its payload: its buffer (2 MiB, sized from the header) is reserved.
-        var firstInput = new ReadOnlySequence<byte>(firstWire, 0, firstWire.Length / 2);
+        // The first message's header and three quarters of its payload: its buffer has grown to 2 MiB (1 MiB from the
+        // header, as the pool serves at most that, then doubled as the bytes came).
+        int firstCut = firstWire.Length * 3 / 4;
+        var firstInput = new ReadOnlySequence<byte>(firstWire, 0, firstCut);
         Assert.Equal(ProtocolEventType.NeedMoreData, first.Read(ref firstInput).Type);
         Assert.Equal(2 * 1024 * 1024, budget.InUse);
 
-        // Another 2 MiB does not fit in what is left: that connection is told to try again later.
-        var secondInput = new ReadOnlySequence<byte>(secondWire, 0, 100);
+        // Another 2 MiB message: its first 1 MiB fits what is left, its growth past that does not, so that connection
+        // is told to try again later and gives its share back.
+        var secondInput = new ReadOnlySequence<byte>(secondWire, 0, 1536 * 1024);
         ProtocolEvent refused = second.Read(ref secondInput);
         Assert.Equal(ProtocolEventType.ProtocolError, refused.Type);
         Assert.Equal(WebSocketCloseCode.TryAgainLater, refused.CloseCode);
         Assert.Equal(2 * 1024 * 1024, budget.InUse);
 
         // The first message completes intact, and its buffer goes back once the next read starts.
-        var rest = new ReadOnlySequence<byte>(firstWire, firstWire.Length / 2, firstWire.Length - firstWire.Length / 2);
+        var rest = new ReadOnlySequence<byte>(firstWire, firstCut, firstWire.Length - firstCut);
         ProtocolEvent message = first.Read(ref rest);
         Assert.Equal(ProtocolEventType.Message, message.Type);
         Assert.True(message.Payload.Span.SequenceEqual(firstMessage));
-        var nothing = ReadOnlySequence<byte>.Empty;
-        Assert.Equal(ProtocolEventType.NeedMoreData, first.Read(ref nothing).Type);
+        first.ReleaseIdleBuffers();
         Assert.Equal(0, budget.InUse);
     }
 

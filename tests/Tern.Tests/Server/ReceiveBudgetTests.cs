@@ -12,26 +12,30 @@ public sealed class ReceiveBudgetTests
 {
     private const int MessageSize = 3 * 1024 * 1024;
 
+    // Each peer's buffer: 1 MiB reserved from the header, doubled once its bytes pass that.
+
     [Fact]
     public async Task Large_unfinished_messages_stop_at_the_budget_with_1013_and_the_memory_comes_back()
     {
         await using TestServer server = await TestServer.StartAsync(options: o =>
         {
             o.MaxMessageSize = 4 * 1024 * 1024;
-            o.MaxBufferedBytes = 8 * 1024 * 1024;
+            o.MaxBufferedBytes = 6 * 1024 * 1024;
         });
         byte[] message = Enumerable.Range(0, MessageSize).Select(i => (byte)(i * 7)).ToArray();
         byte[] wire = FrameBuilder.Frame(Opcode.Binary, message);
         var peers = new List<RawPeer>();
         try
         {
-            // Two unfinished 3 MiB messages fit the 8 MiB budget; the third would not.
+            // Half of a 3 MiB message holds a 2 MiB buffer (1 MiB from the header, doubled as bytes arrive): two such
+            // fit the 6 MiB budget; a third does not once it grows past its first 1 MiB (growing holds the old buffer and the
+            // new one, 1 + 2 MiB, at once).
             for (int i = 0; i < 3; i++)
             {
                 RawPeer peer = await RawPeer.ConnectWebSocketAsync(server.Port);
                 peers.Add(peer);
                 await peer.SendAsync(wire[..(wire.Length / 2)]);
-                long expected = Math.Min(i + 1, 2) * (long)MessageSize;
+                long expected = Math.Min(i + 1, 2) * 2L * 1024 * 1024;
                 await TestServer.WaitUntilAsync(() => server.Server.BufferedBytes == expected, 10, $"{expected} bytes buffered (now {server.Server.BufferedBytes})");
             }
 
@@ -40,15 +44,17 @@ public sealed class ReceiveBudgetTests
             Assert.Equal((int)WebSocketCloseCode.TryAgainLater, payload[0] << 8 | payload[1]);
             Assert.True(await peers[2].WaitForServerCloseAsync(TimeSpan.FromSeconds(10)));
 
-            // The first two finish their messages and get them back whole.
-            for (int i = 0; i < 2; i++)
-            {
-                Task<(byte Opcode, bool Fin, byte[] Payload)?> echo = peers[i].ReadFrameAsync(TimeSpan.FromSeconds(20));
-                await peers[i].SendAsync(wire[(wire.Length / 2)..]);
-                (byte echoOpcode, _, byte[] echoed) = (await echo)!.Value;
-                Assert.Equal(0x2, echoOpcode);
-                Assert.True(echoed.AsSpan().SequenceEqual(message));
-            }
+            // The second leaves; the first finishes its message (growing to 3 MiB) and gets it back whole.
+            await peers[1].DisposeAsync();
+            await TestServer.WaitUntilAsync(() => server.Server.BufferedBytes == 2L * 1024 * 1024, 10, "the second peer's share to be given back");
+            Task<(byte Opcode, bool Fin, byte[] Payload)?> echo = peers[0].ReadFrameAsync(TimeSpan.FromSeconds(20));
+            await peers[0].SendAsync(wire[(wire.Length / 2)..]);
+            (byte echoOpcode, _, byte[] echoed) = (await echo)!.Value;
+            Assert.Equal(0x2, echoOpcode);
+            Assert.True(echoed.AsSpan().SequenceEqual(message));
+
+            // Once the echo is sent and the handler asks for the next message, that buffer goes back too.
+            await TestServer.WaitUntilAsync(() => server.Server.BufferedBytes == 0, 10, $"the idle connection to give its buffer back (now {server.Server.BufferedBytes})");
 
             // Budget back to zero once the peers leave; a newcomer's large message fits again.
             foreach (RawPeer peer in peers)
