@@ -84,7 +84,8 @@ public sealed class ChatApp : IAsyncDisposable
             {
                 WebSocketServer server = CreateServer(addresses, options.Port, loggerFactory);
                 var hub = new ChatHub(store, new LocalChatFanout(), new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<ChatHub>());
-                server.Map(WebSocketPath, (connection, ct) => RunConnectionAsync(hub, connection, ct));
+                ILogger connectionLogger = loggerFactory.CreateLogger("Tern.Chat.Connections");
+                server.Map(WebSocketPath, (connection, ct) => RunConnectionAsync(hub, connection, connectionLogger, ct));
                 try
                 {
                     await server.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -170,9 +171,10 @@ public sealed class ChatApp : IAsyncDisposable
         return new WebSocketServer(serverOptions);
     }
 
-    private static async Task RunConnectionAsync(ChatHub hub, WebSocketConnection connection, CancellationToken cancellationToken)
+    private static async Task RunConnectionAsync(ChatHub hub, WebSocketConnection connection, ILogger logger, CancellationToken cancellationToken)
     {
         var client = new WebSocketChatClient(connection);
+        logger.LogInformation("Connection {Id} opened from {Remote}", connection.Id, connection.RemoteEndPoint);
         try
         {
             await hub.ConnectAsync(client, cancellationToken).ConfigureAwait(false);
@@ -195,6 +197,10 @@ public sealed class ChatApp : IAsyncDisposable
         finally
         {
             await hub.DisconnectAsync(client).ConfigureAwait(false);
+            // Tern closes the connection after this handler returns; a connection still open here ends normally.
+            WebSocketCloseInfo? info = connection.CloseInfo;
+            logger.LogInformation("Connection {Id} from {Remote} closed: {Code} {Reason}", connection.Id, connection.RemoteEndPoint,
+                info is null ? 1000 : (int)info.Code, new Tern.Diagnostics.PeerText(info?.Reason));
         }
     }
 

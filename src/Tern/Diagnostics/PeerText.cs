@@ -8,11 +8,13 @@ namespace Tern.Diagnostics;
 /// long values are cut, so a peer can neither forge log lines nor hide what it sent. Escaped when the line is written,
 /// so a disabled log level costs nothing.
 /// </summary>
-internal readonly struct PeerText(string? value)
+/// <example><c>logger.LogInformation("Closed: {Reason}", new PeerText(connection.CloseInfo?.Reason));</c></example>
+public readonly struct PeerText(string? value)
 {
     /// <summary>Longest value logged; the rest is replaced by a note of how much was cut.</summary>
     public const int MaxLength = 256;
 
+    /// <summary>The escaped text.</summary>
     public override string ToString() => Escape(value);
 
     /// <summary>The escaped form of <paramref name="value"/> (empty for null).</summary>

@@ -59,6 +59,25 @@ public sealed partial class ProgramTests : IDisposable
     }
 
     [UnixFact]
+    public async Task It_logs_each_connection_opening_and_closing_with_the_reason_escaped()
+    {
+        using ChatProcess chat = ChatProcess.Start(_directory, "--port", "0", "--host", "127.0.0.1", "--db", ":memory:");
+        Uri url = await chat.WaitForUrlAsync();
+        using (var client = new System.Net.WebSockets.ClientWebSocket())
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await client.ConnectAsync(new Uri($"ws://{url.Authority}/chat"), timeout.Token);
+            await chat.WaitForOutputAsync(" opened from 127.0.0.1:");
+            await client.CloseAsync((System.Net.WebSockets.WebSocketCloseStatus)4000, "bye\r\nforged line", timeout.Token);
+        }
+
+        await chat.WaitForOutputAsync(" closed: 4000 bye\\r\\nforged line");
+        Assert.DoesNotContain("\nforged line", chat.Output, StringComparison.Ordinal);
+        Assert.Equal(0, kill(chat.Id, SigTerm));
+        Assert.Equal(0, await chat.WaitForExitAsync());
+    }
+
+    [UnixFact]
     public async Task Ctrl_c_stops_it_cleanly_and_the_environment_sets_the_options()
     {
         using ChatProcess chat = ChatProcess.Start(_directory, new Dictionary<string, string>
