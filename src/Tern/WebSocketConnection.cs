@@ -55,6 +55,9 @@ public sealed class WebSocketConnection : IAsyncDisposable
     /// <summary>Queued bytes above which pings are no longer answered one by one (see <see cref="AnswerPing"/>).</summary>
     private const int PongCoalescingThreshold = 64 * 1024;
 
+    /// <summary>The coalescing threshold, within the send queue limit when that is smaller.</summary>
+    private long PongThreshold => Math.Min(PongCoalescingThreshold, _settings.MaxSendQueueSize);
+
     internal WebSocketConnection(DuplexConnection io, HttpRequestHead request, string? subprotocol, bool isClient, ConnectionSettings settings)
     {
         _io = io;
@@ -374,12 +377,15 @@ public sealed class WebSocketConnection : IAsyncDisposable
             CancellationToken token = cancellationToken == _io.Aborted ? CancellationToken.None : cancellationToken;
             while (!_decoder.IsFinished)
             {
-                if (_io.QueuedBytes > _settings.MaxSendQueueSize)
+                long resumeAt = _io.QueuedBytes > _settings.MaxSendQueueSize ? _settings.MaxSendQueueSize
+                    : _pendingPong is not null && _io.QueuedBytes > PongThreshold ? PongThreshold
+                    : -1;
+                if (resumeAt >= 0)
                 {
-                    // Backpressure on the reader: the peer is not taking what we send, so stop taking what it sends.
-                    // Its pings (whose pongs would queue up) and messages (whose replies would) wait in the kernel, and
-                    // TCP flow control slows the peer down; the send queue stays near its limit.
-                    await _io.WaitForDrainAsync(_settings.MaxSendQueueSize, token).ConfigureAwait(false);
+                    // Backpressure on the reader: the peer is not taking what we send (our queue is over its limit, or
+                    // a pong is held back behind what it has not read), so stop taking what it sends. Its messages and
+                    // pings wait in the kernel, TCP flow control slows it down, and memory stays bounded.
+                    await _io.WaitForDrainAsync(resumeAt, token).ConfigureAwait(false);
                 }
 
                 SendPendingPong();
@@ -464,14 +470,15 @@ public sealed class WebSocketConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Answers a ping. While the send queue is short every ping gets its pong, in order. Once pongs would queue up behind
-    /// data the peer is not reading, only the latest unanswered ping is answered (RFC 6455 §5.5.3 allows it): its payload
-    /// is kept and sent by <see cref="SendPendingPong"/>, replacing any earlier one still waiting, so a ping flood costs
-    /// one pending pong, not one per ping.
+    /// Answers a ping. While the send queue is short every ping gets its pong, in order. Once the queue holds more than
+    /// <see cref="PongThreshold"/> the peer is not reading what we send: only the latest unanswered ping is answered
+    /// (RFC 6455 §5.5.3 allows it). Its payload is kept, replacing any earlier one still waiting, and sent by
+    /// <see cref="SendPendingPong"/> once the queue is short again; meanwhile the reader stops reading, so a ping flood
+    /// from a peer that never reads costs one pending pong, not a queue full of pongs.
     /// </summary>
     private void AnswerPing(ReadOnlySpan<byte> payload)
     {
-        if (_io.QueuedBytes <= Math.Min(PongCoalescingThreshold, _settings.MaxSendQueueSize))
+        if (_io.QueuedBytes <= PongThreshold)
         {
             // A pong still pending is older than this one: this answer supersedes it.
             ReleasePendingPong();
@@ -484,10 +491,10 @@ public sealed class WebSocketConnection : IAsyncDisposable
         _pendingPongLength = payload.Length;
     }
 
-    /// <summary>Sends the pong kept by <see cref="AnswerPing"/>, once the send queue is within its limit.</summary>
+    /// <summary>Sends the pong kept by <see cref="AnswerPing"/>, once the send queue is short again.</summary>
     private void SendPendingPong()
     {
-        if (_pendingPong is null || _io.QueuedBytes > _settings.MaxSendQueueSize)
+        if (_pendingPong is null || _io.QueuedBytes > PongThreshold)
         {
             return;
         }
