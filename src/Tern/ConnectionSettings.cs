@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tern.Diagnostics;
 using Tern.Protocol;
 
 namespace Tern;
@@ -20,4 +21,7 @@ internal sealed class ConnectionSettings
     public BufferBudget? ReceiveBudget { get; init; }
 
     public SlowConsumerPolicy SlowConsumerPolicy { get; init; }
+
+    /// <summary>The server's metrics; null for client connections, which have none.</summary>
+    public TernMetrics? Metrics { get; init; }
 }

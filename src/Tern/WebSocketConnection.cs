@@ -48,7 +48,6 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private Task _finishing = Task.CompletedTask;
     private ulong _maskState;
     private byte[]? _pendingPong;
-    private static long s_droppedMessages;
     private int _pendingPongLength;
 
     /// <summary>Queued bytes above which pings are no longer answered one by one (see <see cref="AnswerPing"/>).</summary>
@@ -438,6 +437,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
                 {
                     case ProtocolEventType.Message:
                         _received = new WebSocketMessage(received.MessageKind, received.Payload);
+                        _settings.Metrics?.MessageReceived(received.MessageKind, received.Payload.Length);
                         return true;
                     case ProtocolEventType.Close:
                         OnPeerClose(received.CloseCode, received.Reason);
@@ -592,6 +592,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
         }
 
         _settings.Logger.LogDebug("Connection {Id}: peer closed with {Code}", Id, (int)code);
+        _settings.Metrics?.CloseReceived(code);
         _finishing = FinishAsync(waitForPeer: false);
         MarkPeerCloseSeen();
     }
@@ -659,6 +660,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
         Span<byte> payload = stackalloc byte[FrameHeader.MaxControlPayload];
         int length = code == WebSocketCloseCode.NoStatusReceived ? 0 : CloseFrame.WritePayload(payload, code, reason);
         WriteFrameLocked(Opcode.Close, payload[..length]);
+        _settings.Metrics?.CloseSent(code);
     }
 
     private void WriteFrame(Opcode opcode, ReadOnlySpan<byte> payload, bool throwIfClosed)
@@ -765,6 +767,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             if (policy == SlowConsumerPolicy.Wait || _io.QueuedBytes <= _settings.MaxSendQueueSize)
             {
                 WriteFrameLocked(opcode, payload);
+                _settings.Metrics?.MessageSent(opcode == Opcode.Text, payload.Length);
                 return policy == SlowConsumerPolicy.Wait ? WaitForQueueAsync(cancellationToken) : default;
             }
 
@@ -802,6 +805,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
                 frame.CopyTo(output.GetSpan(frame.Length));
                 output.Advance(frame.Length);
                 _io.CommitOutput();
+                _settings.Metrics?.BroadcastSent(frame);
                 return;
             }
 
@@ -821,7 +825,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
     private void OnMessageDropped()
     {
-        Interlocked.Increment(ref s_droppedMessages);
+        _settings.Metrics?.MessageDropped();
         _settings.Logger.LogDebug("Connection {Id}: send queue over {Limit} bytes; message dropped", Id, _settings.MaxSendQueueSize);
     }
 
@@ -832,6 +836,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private long BeginSlowConsumerCloseLocked()
     {
         long discarded = _io.DiscardQueuedOutput();
+        _settings.Metrics?.SlowConsumerClosed();
         WriteCloseLocked(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
         _state = WebSocketConnectionState.CloseSent;
         _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Tern.Diagnostics;
 using Tern.Http;
 using Tern.Protocol;
 using Tern.Transport;
@@ -36,6 +37,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly BufferBudget _receiveBudget;
     private readonly ConnectionSettings _connectionSettings;
+    private readonly TernMetrics _metrics;
     private readonly Dictionary<string, Func<WebSocketConnection, CancellationToken, Task>> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, WebSocketConnection> _connections = new();
     private readonly Action<object?> _leaveRegistry;
@@ -61,6 +63,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         _options = options ?? new WebSocketServerOptions();
         _logger = _options.LoggerFactory.CreateLogger("Tern.WebSocketServer");
         _receiveBudget = new BufferBudget(_options.MaxBufferedBytes);
+        _metrics = new TernMetrics(this, _options.MeterFactory);
         _connectionSettings = new ConnectionSettings
         {
             MaxMessageSize = _options.MaxMessageSize,
@@ -69,6 +72,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             Logger = _logger,
             ReceiveBudget = _receiveBudget,
             SlowConsumerPolicy = _options.SlowConsumerPolicy,
+            Metrics = _metrics,
         };
         _leaveRegistry = state => LeaveRegistry((WebSocketConnection)state!);
     }
@@ -96,6 +100,24 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     /// <summary>How many times an accept loop backed off after a failed accept.</summary>
     internal long AcceptBackoffs => Interlocked.Read(ref _acceptBackoffs);
+
+    /// <summary>The server's meter and instruments.</summary>
+    internal TernMetrics Metrics => _metrics;
+
+    /// <summary>Bytes queued for sending over all open connections; summed when metrics are collected, not kept per send.</summary>
+    internal long SendQueueBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (KeyValuePair<long, WebSocketConnection> entry in _connections)
+            {
+                total += entry.Value.QueuedBytes;
+            }
+
+            return total;
+        }
+    }
 
     /// <summary>Serves WebSocket connections on <paramref name="path"/> (exact, case-sensitive match, query ignored) with an async handler.</summary>
     /// <remarks>
@@ -339,6 +361,8 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
 
         _logger.LogInformation("Stopped");
+        // A server does not start again, so its meter ends with it (and stops rooting the server from the meter list).
+        _metrics.Dispose();
     }
 
     private static async Task CloseForShutdownAsync(WebSocketConnection connection, CancellationToken deadline)
@@ -358,6 +382,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     {
         if (Volatile.Read(ref _started) == 0)
         {
+            _metrics.Dispose();
             return;
         }
 
@@ -440,6 +465,8 @@ public sealed class WebSocketServer : IAsyncDisposable
                 continue;
             }
 
+            _metrics.ConnectionAccepted();
+
             // Counted rather than kept in a collection: shutdown only needs to know when the last session ends.
             Interlocked.Increment(ref _activeSessions);
             _ = RunSessionAsync(socket, address);
@@ -509,6 +536,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
 
             _logger.LogInformation("Connection {Id} opened from {Remote} on {Path}", connection.Id, connection.RemoteEndPoint, connection.Path);
+            _metrics.ConnectionOpened();
             // Not awaited here: this method's state is larger than the handler's part, and an open connection would
             // keep all of it alive for as long as it stays open. The session count passes to RunHandlerAsync.
             handedOver = true;
@@ -726,6 +754,7 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     private async Task RefuseAsync(DuplexConnection io, HandshakeRefusal refusal, HttpRequestHead? request)
     {
+        _metrics.HandshakeFailed(refusal.StatusCode);
         _logger.LogInformation("Refused {Method} {Path} from {Remote}: {Status} {Reason}",
             request?.Method, request?.Path, io.Transport.RemoteEndPoint, refusal.StatusCode, refusal.Reason);
         Handshake.WriteRefusal(io.BeginOutput(), refusal);
