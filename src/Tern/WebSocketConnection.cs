@@ -24,7 +24,8 @@ namespace Tern;
 /// reads. Keep a <see cref="ReadMessagesAsync"/> loop running for the connection's lifetime (the callback style of
 /// <see cref="WebSocketHandler"/> does so for you).</para>
 /// <para><b>Sending.</b> A send returns once the frame is queued for the socket, not when the peer got it. When more than
-/// <see cref="WebSocketServerOptions.MaxSendQueueSize"/> bytes are queued, a send waits for the queue to drain.</para>
+/// <see cref="WebSocketServerOptions.MaxSendQueueSize"/> bytes are queued, the <see cref="WebSocketServerOptions.SlowConsumerPolicy"/>
+/// decides: by default a send waits for the queue to drain.</para>
 /// </remarks>
 public sealed class WebSocketConnection : IAsyncDisposable
 {

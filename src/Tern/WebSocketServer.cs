@@ -214,7 +214,8 @@ public sealed class WebSocketServer : IAsyncDisposable
     /// <summary>
     /// Sends a text message to every open connection, or to <paramref name="connections"/>. The frame is encoded once.
     /// Never waits on a slow client: a connection whose send queue is over <see cref="WebSocketServerOptions.MaxSendQueueSize"/>
-    /// is dropped instead, and connections that are closing are skipped.
+    /// gets nothing under <see cref="SlowConsumerPolicy.Drop"/> and is closed with 1008 otherwise, and connections that are
+    /// closing are skipped.
     /// </summary>
     public ValueTask BroadcastTextAsync(string text, IEnumerable<WebSocketConnection>? connections = null, CancellationToken cancellationToken = default)
     {
