@@ -80,6 +80,37 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task A_broadcast_counts_one_message_per_receiver_with_its_payload_bytes()
+    {
+        await using TestServer server = await TestServer.StartAsync(s => s.Map("/", async (connection, ct) =>
+        {
+            await foreach (WebSocketMessage _ in connection.ReadMessagesAsync(ct))
+            {
+            }
+        }));
+        using var metrics = new MetricsRecorder(server.Server.Metrics.Meter);
+        await using RawPeer first = await RawPeer.ConnectWebSocketAsync(server.Port);
+        await using RawPeer second = await RawPeer.ConnectWebSocketAsync(server.Port);
+        await TestServer.WaitUntilAsync(() => server.Server.ConnectionCount == 2, because: "both connections are open");
+
+        // Payloads for each of the three header lengths of a server frame (2, 4 and 10 bytes).
+        await server.Server.BroadcastTextAsync("hi");
+        await server.Server.BroadcastBinaryAsync(new byte[300]);
+        await server.Server.BroadcastBinaryAsync(new byte[70_000]);
+
+        Assert.Equal(2, metrics.Total("tern.messages.sent", "type=text"));
+        Assert.Equal(4, metrics.Total("tern.bytes.sent", "type=text"));
+        Assert.Equal(4, metrics.Total("tern.messages.sent", "type=binary"));
+        Assert.Equal(2 * (300 + 70_000), metrics.Total("tern.bytes.sent", "type=binary"));
+        foreach (RawPeer peer in new[] { first, second })
+        {
+            Assert.Equal(2, (await peer.ReadFrameAsync())!.Value.Payload.Length);
+            Assert.Equal(300, (await peer.ReadFrameAsync())!.Value.Payload.Length);
+            Assert.Equal(70_000, (await peer.ReadFrameAsync())!.Value.Payload.Length);
+        }
+    }
+
+    [Fact]
     public async Task Refused_handshakes_are_counted_by_status_code()
     {
         await using TestServer server = await TestServer.StartAsync(s => s.Map("/ws", (_, _) => Task.CompletedTask));
