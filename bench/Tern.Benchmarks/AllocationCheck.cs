@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Tern;
 
@@ -7,15 +8,31 @@ namespace Tern.Benchmarks;
 /// Counts the bytes allocated per message in the steady state of echo and broadcast, on every thread of the process
 /// (GC.GetTotalAllocatedBytes with precise counting), over many messages so that one-time costs vanish.
 /// BenchmarkDotNet's MemoryDiagnoser also counts its own harness per invocation; this check counts only Tern.
-/// Run: dotnet run -c Release --project bench/Tern.Benchmarks -- alloc
+/// Run: dotnet run -c Release --project bench/Tern.Benchmarks -- alloc [--metrics]; with --metrics, a listener takes
+/// every measurement of the Tern meter, so recording them is checked to allocate nothing either.
 /// </summary>
 internal static class AllocationCheck
 {
     private const int Warmup = 20_000;
     private const int Count = 100_000;
 
-    public static async Task<int> RunAsync()
+    public static async Task<int> RunAsync(bool withMetrics)
     {
+        using var listener = new MeterListener();
+        if (withMetrics)
+        {
+            listener.InstrumentPublished = static (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Tern")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<long>(static (_, _, _, _) => { });
+            listener.SetMeasurementEventCallback<int>(static (_, _, _, _) => { });
+            listener.Start();
+        }
+
         var options = new WebSocketServerOptions { KeepAliveInterval = TimeSpan.Zero };
         options.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));
         await using var server = new WebSocketServer(options);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -45,7 +46,8 @@ public static class TernServiceCollectionExtensions
                 {
                     options.LoggerFactory = loggerFactory;
                 }
-            });
+            })
+            .Configure<IServiceProvider>(static (options, provider) => options.MeterFactory ??= provider.GetService<IMeterFactory>());
         services.TryAddSingleton(static provider =>
         {
             var server = new WebSocketServer(provider.GetRequiredService<IOptions<WebSocketServerOptions>>().Value);

@@ -24,4 +24,7 @@ internal sealed class ConnectionSettings
 
     /// <summary>Rate limits for the log lines a crowd of peers can cause, shared by all connections.</summary>
     public LogThrottles LogThrottles { get; init; } = new();
+
+    /// <summary>The server's metrics; null for client connections, which have none.</summary>
+    public TernMetrics? Metrics { get; init; }
 }

@@ -25,7 +25,8 @@ namespace Tern;
 /// reads. Keep a <see cref="ReadMessagesAsync"/> loop running for the connection's lifetime (the callback style of
 /// <see cref="WebSocketHandler"/> does so for you).</para>
 /// <para><b>Sending.</b> A send returns once the frame is queued for the socket, not when the peer got it. When more than
-/// <see cref="WebSocketServerOptions.MaxSendQueueSize"/> bytes are queued, a send waits for the queue to drain.</para>
+/// <see cref="WebSocketServerOptions.MaxSendQueueSize"/> bytes are queued, the <see cref="WebSocketServerOptions.SlowConsumerPolicy"/>
+/// decides: by default a send waits for the queue to drain.</para>
 /// </remarks>
 public sealed class WebSocketConnection : IAsyncDisposable
 {
@@ -49,7 +50,6 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private Task _finishing = Task.CompletedTask;
     private ulong _maskState;
     private byte[]? _pendingPong;
-    private static long s_droppedMessages;
     private int _pendingPongLength;
 
     /// <summary>Queued bytes above which pings are no longer answered one by one (see <see cref="AnswerPing"/>).</summary>
@@ -448,6 +448,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
                 {
                     case ProtocolEventType.Message:
                         _received = new WebSocketMessage(received.MessageKind, received.Payload);
+                        _settings.Metrics?.MessageReceived(received.MessageKind, received.Payload.Length);
                         return true;
                     case ProtocolEventType.Close:
                         OnPeerClose(received.CloseCode, received.Reason);
@@ -603,6 +604,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
         }
 
         Log.PeerClosed(_settings.Logger, Id, (int)code, new PeerText(reason));
+        _settings.Metrics?.CloseReceived(code);
         _finishing = FinishAsync(waitForPeer: false);
         MarkPeerCloseSeen();
     }
@@ -670,6 +672,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
         Span<byte> payload = stackalloc byte[FrameHeader.MaxControlPayload];
         int length = code == WebSocketCloseCode.NoStatusReceived ? 0 : CloseFrame.WritePayload(payload, code, reason);
         WriteFrameLocked(Opcode.Close, payload[..length]);
+        _settings.Metrics?.CloseSent(code);
     }
 
     private void WriteFrame(Opcode opcode, ReadOnlySpan<byte> payload, bool throwIfClosed)
@@ -776,6 +779,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
             if (policy == SlowConsumerPolicy.Wait || _io.QueuedBytes <= _settings.MaxSendQueueSize)
             {
                 WriteFrameLocked(opcode, payload);
+                _settings.Metrics?.MessageSent(opcode == Opcode.Text, payload.Length);
                 return policy == SlowConsumerPolicy.Wait ? WaitForQueueAsync(cancellationToken) : default;
             }
 
@@ -813,6 +817,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
                 frame.CopyTo(output.GetSpan(frame.Length));
                 output.Advance(frame.Length);
                 _io.CommitOutput();
+                _settings.Metrics?.BroadcastSent(frame);
                 return;
             }
 
@@ -832,8 +837,8 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
     private void OnMessageDropped()
     {
-        Interlocked.Increment(ref s_droppedMessages);
         Log.MessageDropped(_settings.Logger, Id, _settings.MaxSendQueueSize);
+        _settings.Metrics?.MessageDropped();
     }
 
     /// <summary>
@@ -843,6 +848,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private long BeginSlowConsumerCloseLocked()
     {
         long discarded = _io.DiscardQueuedOutput();
+        _settings.Metrics?.SlowConsumerClosed();
         WriteCloseLocked(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
         _state = WebSocketConnectionState.CloseSent;
         _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);

@@ -37,6 +37,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly BufferBudget _receiveBudget;
     private readonly ConnectionSettings _connectionSettings;
+    private readonly TernMetrics _metrics;
     private readonly Dictionary<string, Func<WebSocketConnection, CancellationToken, Task>> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, WebSocketConnection> _connections = new();
     private readonly Action<object?> _leaveRegistry;
@@ -62,6 +63,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         _options = options ?? new WebSocketServerOptions();
         _logger = _options.LoggerFactory.CreateLogger("Tern.WebSocketServer");
         _receiveBudget = new BufferBudget(_options.MaxBufferedBytes);
+        _metrics = new TernMetrics(this, _options.MeterFactory);
         _connectionSettings = new ConnectionSettings
         {
             MaxMessageSize = _options.MaxMessageSize,
@@ -70,6 +72,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             Logger = _logger,
             ReceiveBudget = _receiveBudget,
             SlowConsumerPolicy = _options.SlowConsumerPolicy,
+            Metrics = _metrics,
         };
         _leaveRegistry = state => LeaveRegistry((WebSocketConnection)state!);
     }
@@ -97,6 +100,24 @@ public sealed class WebSocketServer : IAsyncDisposable
 
     /// <summary>How many times an accept loop backed off after a failed accept.</summary>
     internal long AcceptBackoffs => Interlocked.Read(ref _acceptBackoffs);
+
+    /// <summary>The server's meter and instruments.</summary>
+    internal TernMetrics Metrics => _metrics;
+
+    /// <summary>Bytes queued for sending over all open connections; summed when metrics are collected, not kept per send.</summary>
+    internal long SendQueueBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (KeyValuePair<long, WebSocketConnection> entry in _connections)
+            {
+                total += entry.Value.QueuedBytes;
+            }
+
+            return total;
+        }
+    }
 
     /// <summary>Serves WebSocket connections on <paramref name="path"/> (exact, case-sensitive match, query ignored) with an async handler.</summary>
     /// <remarks>
@@ -193,7 +214,8 @@ public sealed class WebSocketServer : IAsyncDisposable
     /// <summary>
     /// Sends a text message to every open connection, or to <paramref name="connections"/>. The frame is encoded once.
     /// Never waits on a slow client: a connection whose send queue is over <see cref="WebSocketServerOptions.MaxSendQueueSize"/>
-    /// is dropped instead, and connections that are closing are skipped.
+    /// gets nothing under <see cref="SlowConsumerPolicy.Drop"/> and is closed with 1008 otherwise, and connections that are
+    /// closing are skipped.
     /// </summary>
     public ValueTask BroadcastTextAsync(string text, IEnumerable<WebSocketConnection>? connections = null, CancellationToken cancellationToken = default)
     {
@@ -340,6 +362,8 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
 
         Log.Stopped(_logger);
+        // A server does not start again, so its meter ends with it (and stops rooting the server from the meter list).
+        _metrics.Dispose();
     }
 
     private static async Task CloseForShutdownAsync(WebSocketConnection connection, CancellationToken deadline)
@@ -359,6 +383,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     {
         if (Volatile.Read(ref _started) == 0)
         {
+            _metrics.Dispose();
             return;
         }
 
@@ -441,6 +466,8 @@ public sealed class WebSocketServer : IAsyncDisposable
                 continue;
             }
 
+            _metrics.ConnectionAccepted();
+
             // Counted rather than kept in a collection: shutdown only needs to know when the last session ends.
             Interlocked.Increment(ref _activeSessions);
             _ = RunSessionAsync(socket, address);
@@ -510,6 +537,7 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
 
             Log.ConnectionOpened(_logger, _connectionSettings.LogThrottles.Connections, connection.Id, connection.RemoteEndPoint, connection.Path);
+            _metrics.ConnectionOpened();
             // Not awaited here: this method's state is larger than the handler's part, and an open connection would
             // keep all of it alive for as long as it stays open. The session count passes to RunHandlerAsync.
             handedOver = true;
@@ -727,6 +755,7 @@ public sealed class WebSocketServer : IAsyncDisposable
     private async Task RefuseAsync(DuplexConnection io, HandshakeRefusal refusal, HttpRequestHead? request)
     {
         Log.HandshakeRefused(_logger, _connectionSettings.LogThrottles.Refusals, request?.Method, request?.Path, io.Transport.RemoteEndPoint, refusal.StatusCode, refusal.Reason);
+        _metrics.HandshakeFailed(refusal.StatusCode);
         Handshake.WriteRefusal(io.BeginOutput(), refusal);
         io.CommitOutput();
         await FinishHttpAsync(io).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -113,4 +114,11 @@ public sealed class WebSocketServerOptions
 
     /// <summary>Where the server logs. Silent by default.</summary>
     public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
+
+    /// <summary>
+    /// Creates the server's <c>Tern</c> meter (the host's factory, so the meter is scoped to its container and disposed
+    /// with it). Null (the default): the server creates the meter itself and disposes it when it stops. The metrics are
+    /// listed in docs/configuration.md.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; set; }
 }

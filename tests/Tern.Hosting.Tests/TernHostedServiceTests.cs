@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text;
@@ -100,6 +101,33 @@ public sealed class TernHostedServiceTests
         client.Options.AddSubProtocol("chat.v2");
         await client.ConnectAsync(new Uri($"ws://{running.EndPoint}/echo"), running.Timeout);
         Assert.Equal("chat.v2", client.SubProtocol);
+    }
+
+    [Fact]
+    public async Task The_server_meter_comes_from_the_host_meter_factory()
+    {
+        await using RunningHost running = await RunningHost.StartAsync("""{ "Tern": { "EndPoints": [ "127.0.0.1:0" ] } }""");
+        IMeterFactory factory = running.Host.Services.GetRequiredService<IMeterFactory>();
+        Assert.Same(factory, running.Host.Services.GetRequiredService<IOptions<WebSocketServerOptions>>().Value.MeterFactory);
+
+        // The host's factory marks its meters with itself as the scope: that tells this host's "Tern" meter from those
+        // of servers other tests run in this process at the same time.
+        long opened = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Tern" && ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == "tern.connections.opened")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref opened, value));
+        listener.Start();
+
+        using ClientWebSocket client = await running.ConnectAsync("/echo");
+        await WaitUntilAsync(() => Interlocked.Read(ref opened) == 1);
     }
 
     [Fact]
