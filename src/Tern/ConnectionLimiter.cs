@@ -57,6 +57,8 @@ internal sealed class ConnectionLimiter : IDisposable
     private long _refusedPerAddress;
     private long _refusedSinceLog;
     private long _lastRefusalLogTicks = Environment.TickCount64 - 1000;
+    private Timer? _refusalSummaryTimer;
+    private int _refusalSummaryArmed;
     private SafeFileHandle[]? _reserve;
     private int _ceiling = int.MaxValue;
     private int _reacquiring;
@@ -179,6 +181,8 @@ internal sealed class ConnectionLimiter : IDisposable
     {
         Volatile.Write(ref _disposed, 1);
         DisposeReserve(Interlocked.Exchange(ref _reserve, null));
+        _refusalSummaryTimer?.Dispose();
+        FlushRefusalSummary();
     }
 
     private void TryTakeBackReserve()
@@ -331,12 +335,34 @@ internal sealed class ConnectionLimiter : IDisposable
         long last = Volatile.Read(ref _lastRefusalLogTicks);
         if (now - last < 1000 || Interlocked.CompareExchange(ref _lastRefusalLogTicks, now, last) != last)
         {
+            // Held for the next summary; if no refusal comes to write it, a timer does when the second is over, so a
+            // burst is reported whole rather than as its first refusal.
+            if (Interlocked.Exchange(ref _refusalSummaryArmed, 1) == 0)
+            {
+                _refusalSummaryTimer ??= new Timer(static state => ((ConnectionLimiter)state!).FlushRefusalSummary(), this, Timeout.Infinite, Timeout.Infinite);
+                _refusalSummaryTimer.Change(Math.Max(1, 1000 - (now - last)), Timeout.Infinite);
+            }
+
             return;
         }
 
+        WriteRefusalSummary(now, last);
+    }
+
+    private void FlushRefusalSummary()
+    {
+        Volatile.Write(ref _refusalSummaryArmed, 0);
+        long now = Environment.TickCount64;
+        long last = Volatile.Read(ref _lastRefusalLogTicks);
+        if (Volatile.Read(ref _refusedSinceLog) > 0 && Interlocked.CompareExchange(ref _lastRefusalLogTicks, now, last) == last)
+        {
+            WriteRefusalSummary(now, last);
+        }
+    }
+
+    private void WriteRefusalSummary(long now, long last) =>
         Log.RefusalsSummary(_logger,
             Interlocked.Exchange(ref _refusedSinceLog, 0), (now - last) / 1000.0, Held, Math.Min(MaxConnections, Volatile.Read(ref _ceiling)), RefusedMaxConnections, RefusedMaxConnectionsPerAddress);
-    }
 
     /// <summary>The reason's name as metrics and logs spell it.</summary>
     public static string ReasonName(ConnectionRefusalReason reason) =>

@@ -184,7 +184,13 @@ public sealed class ConnectionLimitTests
         Assert.Equal(Refused, aboutRefusals.Count(e => e.Level == LogLevel.Debug));
         int loud = aboutRefusals.Count(e => e.Level >= LogLevel.Information);
         Assert.True(loud is >= 1 and <= 2, $"{loud} refusal lines at Information or above for {Refused} refusals in about a second:\n{log}");
+
+        // The summaries account for every refusal, the tail of the burst included, once its second is over.
+        await TestServer.WaitUntilAsync(() => SummedRefusals(log) == Refused, 5, $"summaries adding up to {Refused}:\n{log}");
     }
+
+    private static long SummedRefusals(RecordingLoggerFactory log) =>
+        log.Entries.Where(e => e.EventId.Id == 205).Sum(e => Convert.ToInt64(e.Fields.First(f => f.Key == "Count").Value, System.Globalization.CultureInfo.InvariantCulture));
 
     private static async Task AssertEchoesAsync(RawPeer peer)
     {
