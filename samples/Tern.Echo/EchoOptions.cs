@@ -15,7 +15,8 @@ internal sealed class EchoOptions
           --host ADDRESS     address to listen on (default 127.0.0.1; :: for IPv4 and IPv6)  [env TERN_ECHO_HOST]
           --max-message N    largest message accepted, in bytes (default 67108864)        [env TERN_ECHO_MAXMESSAGE]
           --quiet            log warnings and errors only                                 [env TERN_ECHO_QUIET=true]
-        The same keys (Port, Host, MaxMessage, Quiet) may be set in an appsettings.json next to the program.
+          --verbose          also log every connection opened and closed (Debug)          [env TERN_ECHO_VERBOSE=true]
+        The same keys (Port, Host, MaxMessage, Quiet, Verbose) may be set in an appsettings.json next to the program.
         """;
 
     // The command line's spelling of each option; the keys are the property names below.
@@ -25,6 +26,7 @@ internal sealed class EchoOptions
         ["--host"] = nameof(Host),
         ["--max-message"] = nameof(MaxMessage),
         ["--quiet"] = nameof(Quiet),
+        ["--verbose"] = nameof(Verbose),
     };
 
     /// <summary>The port; 0 picks a free one.</summary>
@@ -39,12 +41,15 @@ internal sealed class EchoOptions
     /// <summary>Log warnings and errors only.</summary>
     public bool Quiet { get; set; }
 
+    /// <summary>Log at Debug too: every connection opened and closed, every HTTP request.</summary>
+    public bool Verbose { get; set; }
+
     /// <summary>Reads the settings; throws <see cref="FormatException"/> with a message for the user when they are wrong.</summary>
     public static EchoOptions Load(string[] args)
     {
-        // --quiet is a flag, but the command-line provider reads every switch as "--key value": a trailing --quiet would
-        // be dropped and "--quiet --port 1" would read "--port" as its value. Give it its value explicitly.
-        string[] normalized = args.Select(a => a == "--quiet" ? "--quiet=true" : a).ToArray();
+        // --quiet and --verbose are flags, but the command-line provider reads every switch as "--key value": a trailing
+        // --quiet would be dropped and "--quiet --port 1" would read "--port" as its value. Give them their value.
+        string[] normalized = args.Select(a => a is "--quiet" or "--verbose" ? a + "=true" : a).ToArray();
         CheckSwitches(normalized);
 
         IConfiguration configuration = new ConfigurationBuilder()

@@ -36,7 +36,7 @@ catch (FormatException e)
 
 using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder
     .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
-    .SetMinimumLevel(echo.Quiet ? LogLevel.Warning : LogLevel.Information));
+    .SetMinimumLevel(echo.Quiet ? LogLevel.Warning : echo.Verbose ? LogLevel.Debug : LogLevel.Information));
 var options = new WebSocketServerOptions
 {
     MaxMessageSize = echo.MaxMessage,

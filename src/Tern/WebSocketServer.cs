@@ -536,7 +536,7 @@ public sealed class WebSocketServer : IAsyncDisposable
                 _ = CloseForShutdownAsync(connection, new CancellationTokenSource(_options.ShutdownTimeout).Token);
             }
 
-            Log.ConnectionOpened(_logger, _connectionSettings.LogThrottles.Connections, connection.Id, connection.RemoteEndPoint, connection.Path);
+            Log.ConnectionOpened(_logger, connection.Id, connection.RemoteEndPoint, new PeerText(connection.Path));
             _metrics.ConnectionOpened();
             // Not awaited here: this method's state is larger than the handler's part, and an open connection would
             // keep all of it alive for as long as it stays open. The session count passes to RunHandlerAsync.
@@ -594,7 +594,7 @@ public sealed class WebSocketServer : IAsyncDisposable
                 await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
                 LeaveRegistry(connection);
-                Log.ConnectionClosed(_logger, _connectionSettings.LogThrottles.Connections, connection.Id, connection.CloseInfo);
+                Log.ConnectionClosed(_logger, connection.Id, connection.CloseInfo);
             }
             finally
             {

@@ -85,27 +85,16 @@ internal static partial class Log
     public static partial void HttpRequestServed(ILogger logger, PeerText method, PeerText path, IPEndPoint remote);
 
     // 400s: WebSocket connections.
-    [LoggerMessage(400, LogLevel.Information, "Connection {Id} opened from {Remote} on {Path}{Suppressed}")]
-    private static partial void ConnectionOpened(ILogger logger, long id, IPEndPoint remote, PeerText path, SuppressedLines suppressed);
+    // Every connection's opening and closing are normal operation: Debug, so a busy server's log shows its problems,
+    // and an application that wants a line per connection writes its own (as Tern.Chat does) or enables Debug.
+    [LoggerMessage(400, LogLevel.Debug, "Connection {Id} opened from {Remote} on {Path}")]
+    public static partial void ConnectionOpened(ILogger logger, long id, IPEndPoint remote, PeerText path);
 
-    public static void ConnectionOpened(ILogger logger, LogThrottle throttle, long id, IPEndPoint remote, string path)
-    {
-        if (logger.IsEnabled(LogLevel.Information) && throttle.TryEnter(out long suppressed))
-        {
-            ConnectionOpened(logger, id, remote, new PeerText(path), new SuppressedLines(suppressed));
-        }
-    }
+    [LoggerMessage(401, LogLevel.Debug, "Connection {Id} closed: {Code} {Reason}")]
+    private static partial void ConnectionClosed(ILogger logger, long id, int? code, PeerText reason);
 
-    [LoggerMessage(401, LogLevel.Information, "Connection {Id} closed: {Code} {Reason}{Suppressed}")]
-    private static partial void ConnectionClosed(ILogger logger, long id, int? code, PeerText reason, SuppressedLines suppressed);
-
-    public static void ConnectionClosed(ILogger logger, LogThrottle throttle, long id, WebSocketCloseInfo? info)
-    {
-        if (logger.IsEnabled(LogLevel.Information) && throttle.TryEnter(out long suppressed))
-        {
-            ConnectionClosed(logger, id, (int?)info?.Code, new PeerText(info?.Reason), new SuppressedLines(suppressed));
-        }
-    }
+    public static void ConnectionClosed(ILogger logger, long id, WebSocketCloseInfo? info) =>
+        ConnectionClosed(logger, id, (int?)info?.Code, new PeerText(info?.Reason));
 
     [LoggerMessage(402, LogLevel.Information, "Connection {Id} from {Remote}: closing with {Code}: {Reason}{Suppressed}")]
     private static partial void ProtocolErrorClose(ILogger logger, long id, IPEndPoint remote, int code, string reason, SuppressedLines suppressed);
@@ -182,8 +171,6 @@ internal sealed class LogThrottles
     public LogThrottle HandshakeTimeouts { get; } = new();
 
     public LogThrottle Refusals { get; } = new();
-
-    public LogThrottle Connections { get; } = new(linesPerSecond: 20);
 
     public LogThrottle ProtocolErrors { get; } = new();
 

@@ -43,7 +43,8 @@ internal sealed partial class EchoSampleProcess : IAsyncDisposable
         string dll = RepositoryPaths.Combine("samples", "Tern.Echo", "bin", configuration, "net10.0", "Tern.Echo.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: build the solution first (dotnet build Tern.slnx -c {configuration}).");
         var startInfo = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in new[] { dll, "--port", "0", "--max-message", maxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        // --verbose: the connection opened and closed lines (Debug) are how this harness sees the server's side.
+        foreach (string argument in new[] { dll, "--port", "0", "--verbose", "--max-message", maxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture) })
         {
             startInfo.ArgumentList.Add(argument);
         }

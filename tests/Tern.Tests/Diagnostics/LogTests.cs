@@ -93,7 +93,7 @@ public sealed class LogTests
         await TestServer.WaitUntilAsync(() => log.Entries.Any(e => e.EventId.Id == 401), because: "the connection closed line");
 
         var closed = log.Entries.Single(e => e.EventId.Id == 401);
-        Assert.Equal(LogLevel.Information, closed.Level);
+        Assert.Equal(LogLevel.Debug, closed.Level);
         Assert.Equal("ConnectionClosed", closed.EventId.Name);
         Assert.Contains("4000 bye\\r\\n\\x1B[31m12:00:00 fail:", closed.Message);
         Assert.All(log.Entries, e => Assert.DoesNotContain(e.Message, c => c is '\r' or '\n' or '\u001b'));
