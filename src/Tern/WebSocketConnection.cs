@@ -860,8 +860,9 @@ public sealed class WebSocketConnection : IAsyncDisposable
     {
         Log.SlowConsumerClosed(_settings.Logger, _settings.LogThrottles.SlowConsumers, Id, RemoteEndPoint, _settings.MaxSendQueueSize, discarded);
         // CloseAsync finds the close frame sent, and only waits for the peer's answer (at most the close timeout) and
-        // then closes TCP.
-        _ = CloseAsync(WebSocketCloseCode.PolicyViolation);
+        // then closes TCP. Started on the thread pool: with no reader it reads the peer's input itself, and that must
+        // not happen on the thread of a broadcast, which never waits.
+        ThreadPool.UnsafeQueueUserWorkItem(static connection => _ = connection.CloseAsync(WebSocketCloseCode.PolicyViolation), this, preferLocal: false);
     }
 
     /// <summary>
