@@ -799,16 +799,16 @@ public sealed class WebSocketConnection : IAsyncDisposable
     /// <summary>
     /// Queues an already-encoded data frame (a broadcast, encoded once for every receiver). Never waits: a connection
     /// over its limit gets nothing under <see cref="SlowConsumerPolicy.Drop"/>, and is closed as a slow consumer under
-    /// the other policies. A connection that is closing is skipped.
+    /// the other policies. A connection that is closing is skipped. Returns whether the frame was queued.
     /// </summary>
-    internal void DeliverBroadcast(ReadOnlySpan<byte> frame)
+    internal bool DeliverBroadcast(ReadOnlySpan<byte> frame)
     {
         long discarded;
         lock (_sendLock)
         {
             if (!IsOpenLocked())
             {
-                return;
+                return false;
             }
 
             if (_io.QueuedBytes <= _settings.MaxSendQueueSize)
@@ -817,20 +817,20 @@ public sealed class WebSocketConnection : IAsyncDisposable
                 frame.CopyTo(output.GetSpan(frame.Length));
                 output.Advance(frame.Length);
                 _io.CommitOutput();
-                _settings.Metrics?.BroadcastSent(frame);
-                return;
+                return true;
             }
 
             if (_settings.SlowConsumerPolicy == SlowConsumerPolicy.Drop)
             {
                 OnMessageDropped();
-                return;
+                return false;
             }
 
             discarded = BeginSlowConsumerCloseLocked();
         }
 
         FinishSlowConsumerClose(discarded);
+        return false;
     }
 
     private const string SlowConsumerCloseReason = "Send queue limit exceeded: the client reads too slowly.";

@@ -257,7 +257,8 @@ public sealed class WebSocketServer : IAsyncDisposable
         {
             FrameHeader.Write(frame, opcode, fin: true, payload.Length);
             payload.CopyTo(frame.AsSpan(headerLength));
-            Broadcast(frame.AsSpan(0, headerLength + payload.Length), connections);
+            int delivered = Broadcast(frame.AsSpan(0, headerLength + payload.Length), connections, _connections);
+            _metrics.MessagesSent(opcode == Opcode.Text, payload.Length, delivered);
         }
         finally
         {
@@ -265,37 +266,36 @@ public sealed class WebSocketServer : IAsyncDisposable
         }
     }
 
-    private void Broadcast(ReadOnlySpan<byte> frame, IEnumerable<WebSocketConnection>? connections)
+    /// <summary>Queues the frame on each connection; returns on how many it was queued.</summary>
+    private static int Broadcast(ReadOnlySpan<byte> frame, IEnumerable<WebSocketConnection>? connections, ConcurrentDictionary<long, WebSocketConnection> registry)
     {
+        int delivered = 0;
         if (connections is null)
         {
             // Enumerating the registry itself, not its Values snapshot, which would copy every connection per message.
-            foreach (KeyValuePair<long, WebSocketConnection> entry in _connections)
+            foreach (KeyValuePair<long, WebSocketConnection> entry in registry)
             {
-                Deliver(entry.Value, frame);
+                delivered += entry.Value.DeliverBroadcast(frame) ? 1 : 0;
             }
-
-            return;
         }
-
-        if (connections is IReadOnlyList<WebSocketConnection> list)
+        else if (connections is IReadOnlyList<WebSocketConnection> list)
         {
             // Indexing a list or array allocates nothing, where its IEnumerable enumerator would, once per message.
             for (int i = 0; i < list.Count; i++)
             {
-                Deliver(list[i], frame);
+                delivered += list[i].DeliverBroadcast(frame) ? 1 : 0;
             }
-
-            return;
         }
-
-        foreach (WebSocketConnection connection in connections)
+        else
         {
-            Deliver(connection, frame);
+            foreach (WebSocketConnection connection in connections)
+            {
+                delivered += connection.DeliverBroadcast(frame) ? 1 : 0;
+            }
         }
-    }
 
-    private static void Deliver(WebSocketConnection connection, ReadOnlySpan<byte> frame) => connection.DeliverBroadcast(frame);
+        return delivered;
+    }
 
     /// <summary>
     /// Stops the server: stops accepting, sends 1001 Going Away to every connection, waits at most

@@ -98,14 +98,14 @@ internal sealed class TernMetrics : IDisposable
 
     public void MessageSent(bool text, int payloadLength) => CountMessage(_messagesSent, _bytesSent, text, payloadLength);
 
-    /// <summary>Counts a delivered broadcast from its encoded frame: an unmasked server frame, so its header is 2, 4 or 10 bytes.</summary>
-    public void BroadcastSent(ReadOnlySpan<byte> frame)
+    /// <summary>A broadcast: one message queued on <paramref name="receivers"/> connections.</summary>
+    public void MessagesSent(bool text, int payloadLength, int receivers)
     {
-        if (_messagesSent.Enabled || _bytesSent.Enabled)
+        if (receivers > 0 && (_messagesSent.Enabled || _bytesSent.Enabled))
         {
-            int lengthCode = frame[1] & 0x7F;
-            int headerLength = lengthCode < 126 ? 2 : lengthCode == 126 ? 4 : 10;
-            MessageSent((frame[0] & 0x0F) == 0x1, frame.Length - headerLength);
+            KeyValuePair<string, object?> type = text ? s_text : s_binary;
+            _messagesSent.Add(receivers, type);
+            _bytesSent.Add((long)payloadLength * receivers, type);
         }
     }
 
