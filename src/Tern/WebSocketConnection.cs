@@ -51,6 +51,10 @@ public sealed class WebSocketConnection : IAsyncDisposable
     private ulong _maskState;
     private byte[]? _pendingPong;
     private int _pendingPongLength;
+    private long _pongEnd;
+    private int _pongWake;
+
+    private const int PongWakeIdle = 0, PongWakeArmed = 1, PongWakeFired = 2;
 
     /// <summary>Queued bytes above which pings are no longer answered one by one (see <see cref="AnswerPing"/>).</summary>
     private const int PongCoalescingThreshold = 64 * 1024;
@@ -377,18 +381,20 @@ public sealed class WebSocketConnection : IAsyncDisposable
             CancellationToken token = cancellationToken == _io.Aborted ? CancellationToken.None : cancellationToken;
             while (!_decoder.IsFinished)
             {
-                long resumeAt = _io.QueuedBytes > _settings.MaxSendQueueSize ? _settings.MaxSendQueueSize
-                    : _pendingPong is not null && _io.QueuedBytes > PongThreshold ? PongThreshold
-                    : -1;
-                if (resumeAt >= 0)
+                if (_io.QueuedBytes > _settings.MaxSendQueueSize)
                 {
-                    // Backpressure on the reader: the peer is not taking what we send (our queue is over its limit, or
-                    // a pong is held back behind what it has not read), so stop taking what it sends. Its messages and
-                    // pings wait in the kernel, TCP flow control slows it down, and memory stays bounded.
-                    await _io.WaitForDrainAsync(resumeAt, token).ConfigureAwait(false);
+                    // Backpressure on the reader: the peer is not taking what we send, so stop taking what it sends.
+                    // Its messages and pings wait in the kernel, TCP flow control slows it down, and memory stays
+                    // bounded by the limit.
+                    await _io.WaitForDrainAsync(_settings.MaxSendQueueSize, token).ConfigureAwait(false);
                 }
 
-                SendPendingPong();
+                if (SendPendingPong())
+                {
+                    // Still held back behind a pong in flight: have its departure wake this read (see WakeForPongAsync).
+                    ArmPongWake();
+                }
+
                 // The previous message is used up (the application asked for the next): its buffer goes back now, not
                 // when the peer next sends something.
                 _decoder.ReleaseIdleBuffers();
@@ -406,6 +412,12 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
                 if (result.IsCanceled)
                 {
+                    if (Interlocked.Exchange(ref _pongWake, PongWakeIdle) == PongWakeFired && !_io.Aborted.IsCancellationRequested)
+                    {
+                        // Not the end: the pong ahead of the held-back one has left, so that one can go now.
+                        continue;
+                    }
+
                     OnEndOfStream();
                     return false;
                 }
@@ -429,7 +441,7 @@ public sealed class WebSocketConnection : IAsyncDisposable
                     }
                 }
 
-                // The latest ping of a congested batch is answered now, ahead of whatever this batch produced.
+                // A ping kept during this batch is answered now if the pong ahead of it has left meanwhile.
                 SendPendingPong();
                 if (received.Type == ProtocolEventType.NeedMoreData)
                 {
@@ -471,19 +483,20 @@ public sealed class WebSocketConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Answers a ping. While the send queue is short every ping gets its pong, in order. Once the queue holds more than
-    /// <see cref="PongThreshold"/> the peer is not reading what we send: only the latest unanswered ping is answered
-    /// (RFC 6455 §5.5.3 allows it). Its payload is kept, replacing any earlier one still waiting, and sent by
-    /// <see cref="SendPendingPong"/> once the queue is short again; meanwhile the reader stops reading, so a ping flood
-    /// from a peer that never reads costs one pending pong, not a queue full of pongs.
+    /// Answers a ping. While the send queue is short (at most <see cref="PongThreshold"/>) every ping gets its pong, in
+    /// order. Beyond that the peer is not keeping up with what we send, and at most one pong waits in the queue at a
+    /// time: a ping that arrives while an earlier pong is still queued is kept (replacing any kept before it) and
+    /// answered once that pong has left (RFC 6455 §5.5.3 allows answering only the latest). So pongs keep flowing to a
+    /// slow reader, one at a time behind its backlog, and a ping flood from a peer that never reads costs one queued pong
+    /// and one kept payload, not a queue full of pongs.
     /// </summary>
     private void AnswerPing(ReadOnlySpan<byte> payload)
     {
-        if (_io.QueuedBytes <= PongThreshold)
+        if (_io.QueuedBytes <= PongThreshold || !PongInFlight)
         {
-            // A pong still pending is older than this one: this answer supersedes it.
+            // A pong still kept is older than this one: this answer supersedes it.
             ReleasePendingPong();
-            WriteFrame(Opcode.Pong, payload, throwIfClosed: false);
+            WritePong(payload);
             return;
         }
 
@@ -492,16 +505,66 @@ public sealed class WebSocketConnection : IAsyncDisposable
         _pendingPongLength = payload.Length;
     }
 
-    /// <summary>Sends the pong kept by <see cref="AnswerPing"/>, once the send queue is short again.</summary>
-    private void SendPendingPong()
+    /// <summary>Whether the last pong written is still queued, not yet handed to the socket.</summary>
+    private bool PongInFlight => _io.SentTotal < Volatile.Read(ref _pongEnd);
+
+    private void WritePong(ReadOnlySpan<byte> payload)
     {
-        if (_pendingPong is null || _io.QueuedBytes > PongThreshold)
+        lock (_sendLock)
         {
-            return;
+            if (IsOpenLocked())
+            {
+                WriteFrameLocked(Opcode.Pong, payload);
+                Volatile.Write(ref _pongEnd, _io.CommittedTotal);
+            }
+        }
+    }
+
+    /// <summary>Sends the pong kept by <see cref="AnswerPing"/> if it may go now; true if it is still kept.</summary>
+    private bool SendPendingPong()
+    {
+        if (_pendingPong is null)
+        {
+            return false;
         }
 
-        WriteFrame(Opcode.Pong, _pendingPong.AsSpan(0, _pendingPongLength), throwIfClosed: false);
+        if (_io.QueuedBytes > PongThreshold && PongInFlight)
+        {
+            return true;
+        }
+
+        WritePong(_pendingPong.AsSpan(0, _pendingPongLength));
         ReleasePendingPong();
+        return false;
+    }
+
+    /// <summary>
+    /// Makes sure the reader, about to wait for input with a pong kept, wakes when the pong ahead of it leaves: the
+    /// peer may be waiting for that answer and send nothing more until it comes.
+    /// </summary>
+    private void ArmPongWake()
+    {
+        if (Interlocked.CompareExchange(ref _pongWake, PongWakeArmed, PongWakeIdle) == PongWakeIdle)
+        {
+            _ = WakeForPongAsync(Volatile.Read(ref _pongEnd));
+        }
+    }
+
+    private async Task WakeForPongAsync(long pongEnd)
+    {
+        await _io.WaitForSentAsync(pongEnd).ConfigureAwait(false);
+        if (Interlocked.CompareExchange(ref _pongWake, PongWakeFired, PongWakeArmed) == PongWakeArmed)
+        {
+            // The reader's pending read returns as canceled; seeing PongWakeFired, it loops and sends the kept pong.
+            try
+            {
+                _io.Input.CancelPendingRead();
+            }
+            catch (InvalidOperationException)
+            {
+                // The input was completed: the connection is gone, and the kept pong with it.
+            }
+        }
     }
 
     private void ReleasePendingPong()

@@ -36,6 +36,8 @@ internal sealed class DuplexConnection
     private readonly CancellationTokenSource _aborted = new();
     private TaskCompletionSource? _drained;
     private long _drainThreshold;
+    private TaskCompletionSource? _sentPast;
+    private long _sentTarget;
     private long _lastReceiveTicks = Environment.TickCount64;
     private Task _receiving = Task.CompletedTask;
     private int _corkedThread;
@@ -55,6 +57,12 @@ internal sealed class DuplexConnection
 
     /// <summary>Bytes written to the output and not yet handed to the transport.</summary>
     public long QueuedBytes => _output.QueuedBytes;
+
+    /// <summary>The output position just past the last write (see <see cref="WaitForSentAsync"/>).</summary>
+    public long CommittedTotal => _output.CommittedTotal;
+
+    /// <summary>The output position up to which everything has been handed to the transport.</summary>
+    public long SentTotal => _output.SentTotal;
 
     /// <summary><see cref="Environment.TickCount64"/> when bytes last arrived: any data is a sign of life.</summary>
     public long LastReceiveTicks => Volatile.Read(ref _lastReceiveTicks);
@@ -96,6 +104,52 @@ internal sealed class DuplexConnection
         else
         {
             SignalDrained(force: false);
+        }
+
+        SignalSent(force: failed);
+    }
+
+    /// <summary>
+    /// Waits until the output up to <paramref name="position"/> (a <see cref="CommittedTotal"/> taken after a write) has
+    /// been handed to the transport, or the connection ends. One waiter at a time.
+    /// </summary>
+    public Task WaitForSentAsync(long position)
+    {
+        lock (this)
+        {
+            if (SentTotal >= position || _aborted.IsCancellationRequested)
+            {
+                return Task.CompletedTask;
+            }
+
+            _sentTarget = position;
+            TaskCompletionSource sent = _sentPast ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // The sender advances SentTotal and then looks for a waiter without this lock (see WaitForDrainAsync).
+            Interlocked.MemoryBarrier();
+            if (SentTotal >= position)
+            {
+                _sentPast = null;
+                sent.TrySetResult();
+            }
+
+            return sent.Task;
+        }
+    }
+
+    private void SignalSent(bool force)
+    {
+        if (Volatile.Read(ref _sentPast) is null)
+        {
+            return;
+        }
+
+        lock (this)
+        {
+            if (_sentPast is not null && (force || SentTotal >= _sentTarget))
+            {
+                _sentPast.TrySetResult();
+                _sentPast = null;
+            }
         }
     }
 
@@ -300,5 +354,6 @@ internal sealed class DuplexConnection
         _input.Writer.CancelPendingFlush();
         _input.Reader.CancelPendingRead();
         SignalDrained(force: true);
+        SignalSent(force: true);
     }
 }

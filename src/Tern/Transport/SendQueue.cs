@@ -33,6 +33,8 @@ internal sealed class SendQueue : IBufferWriter<byte>
     private bool _sending;
     private bool _failed;
     private long _queuedBytes;
+    private long _committedTotal;
+    private long _sentTotal;
 
     /// <param name="transport">Where the bytes go.</param>
     /// <param name="owner">Told after each send to the transport, and once if sending fails for good (<see cref="DuplexConnection.OnSent"/>).</param>
@@ -45,6 +47,12 @@ internal sealed class SendQueue : IBufferWriter<byte>
 
     /// <summary>Bytes committed and not yet handed to the transport.</summary>
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    /// <summary>Bytes written since the queue was made (less any discarded): the position just past the last write.</summary>
+    public long CommittedTotal => Volatile.Read(ref _committedTotal);
+
+    /// <summary>Bytes handed to the transport since the queue was made: everything before this position has left.</summary>
+    public long SentTotal => Volatile.Read(ref _sentTotal);
 
     /// <summary>Starts a write: one unit (a frame, an HTTP response) that is sent whole or, by <see cref="DiscardUnsent"/>, not at all.</summary>
     public void BeginWrite()
@@ -108,6 +116,8 @@ internal sealed class SendQueue : IBufferWriter<byte>
         // Published with release semantics: the sender reads Written to know how far it may send.
         Volatile.Write(ref tail.Written, tail.Written + count);
         Interlocked.Add(ref _queuedBytes, count);
+        // One writer at a time (the caller serializes them), so a plain increment published for readers.
+        Volatile.Write(ref _committedTotal, _committedTotal + count);
     }
 
     /// <summary>Ends a write and makes sure a sender will take what was written.</summary>
@@ -201,6 +211,7 @@ internal sealed class SendQueue : IBufferWriter<byte>
             cutSegment.Next = null;
             _tail = cutSegment;
             Interlocked.Add(ref _queuedBytes, -dropped);
+            Volatile.Write(ref _committedTotal, _committedTotal - dropped);
             return dropped;
         }
     }
@@ -258,6 +269,8 @@ internal sealed class SendQueue : IBufferWriter<byte>
                     int count = written - segment.Sent;
                     await _transport.SendAsync(segment.Buffer!.AsMemory(segment.Sent, count), CancellationToken.None).ConfigureAwait(false);
                     segment.Sent = written;
+                    // One sender at a time: a plain increment, published before the owner looks at it.
+                    Volatile.Write(ref _sentTotal, _sentTotal + count);
                     Interlocked.Add(ref _queuedBytes, -count);
                     _owner.OnSent(failed: false);
                     continue;
