@@ -56,11 +56,15 @@ public sealed class WebSocketConnection : IAsyncDisposable
 
     private const int PongWakeIdle = 0, PongWakeArmed = 1, PongWakeFired = 2;
 
-    /// <summary>Queued bytes above which pings are no longer answered one by one (see <see cref="AnswerPing"/>).</summary>
-    private const int PongCoalescingThreshold = 64 * 1024;
+    /// <summary>Most queued bytes under which pings are still answered one by one (see <see cref="AnswerPing"/>).</summary>
+    private const int PongCoalescingThreshold = 4 * 1024 * 1024;
 
-    /// <summary>The coalescing threshold, within the send queue limit when that is smaller.</summary>
-    private long PongThreshold => Math.Min(PongCoalescingThreshold, _settings.MaxSendQueueSize);
+    /// <summary>
+    /// Queued bytes above which pings are no longer answered one by one: a quarter of the send queue limit, at most
+    /// 4 MiB. High enough that a client reading along gets a pong for every ping even in bursts of many thousands;
+    /// low enough that pongs alone never take a peer that does not read to its limit.
+    /// </summary>
+    private long PongThreshold => Math.Min(PongCoalescingThreshold, _settings.MaxSendQueueSize / 4);
 
     internal WebSocketConnection(DuplexConnection io, HttpRequestHead request, string? subprotocol, bool isClient, ConnectionSettings settings)
     {
