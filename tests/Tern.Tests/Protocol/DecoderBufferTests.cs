@@ -42,6 +42,35 @@ public sealed class DecoderBufferTests
     }
 
     [Fact]
+    public void A_fragment_header_alone_reserves_nothing()
+    {
+        // A fragment does not tell the message's size: its buffer is reserved as its bytes arrive, not from its header.
+        var budget = new BufferBudget(MiB);
+        using var decoder = new WebSocketDecoder(expectMaskedFrames: true, maxMessageSize: MiB, budget);
+        Assert.Equal(ProtocolEventType.NeedMoreData, ReadAll(decoder, Header(Opcode.Binary, 1000, fin: false)).Type);
+        Assert.Equal(0, budget.InUse);
+    }
+
+    [Theory]
+    [InlineData(Opcode.Ping)]
+    [InlineData(Opcode.Pong)]
+    [InlineData(Opcode.Close)]
+    public void Control_frames_take_nothing_from_the_message_budget(Opcode opcode)
+    {
+        // Control frames have their own 125-byte buffer; a budget at its limit must not stop a ping or a close.
+        var budget = new BufferBudget(0);
+        using var decoder = new WebSocketDecoder(expectMaskedFrames: true, maxMessageSize: MiB, budget);
+        byte[] payload = opcode == Opcode.Close ? [0x03, 0xE8] : "ping"u8.ToArray();
+        ProtocolEvent e = ReadAll(decoder, FrameBuilder.Frame(opcode, payload));
+        Assert.NotEqual(ProtocolEventType.ProtocolError, e.Type);
+        Assert.Equal(0, budget.InUse);
+    }
+
+    [Fact]
+    public void A_negative_message_limit_is_refused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WebSocketDecoder(expectMaskedFrames: true, maxMessageSize: -1));
+
+    [Fact]
     public void A_small_single_frame_reserves_its_pooled_size_from_the_header()
     {
         var budget = new BufferBudget(MiB);
@@ -172,6 +201,7 @@ public sealed class DecoderBufferTests
 
         Assert.Equal(ProtocolEventType.ProtocolError, e.Type);
         Assert.Equal(WebSocketCloseCode.TryAgainLater, e.CloseCode);
+        Assert.False(string.IsNullOrWhiteSpace(e.Reason));
         Assert.True(decoder.IsFinished);
         Assert.Equal(1024, budget.InUse);
     }
