@@ -187,6 +187,20 @@ public sealed class DecoderBufferTests
     }
 
     [Fact]
+    public void Releasing_idle_buffers_inside_a_partly_received_ping_keeps_its_bytes()
+    {
+        // The connection releases idle buffers whenever the application asks for the next message, which can fall
+        // between two reads of one control frame.
+        using var decoder = new WebSocketDecoder(expectMaskedFrames: true, maxMessageSize: MiB);
+        byte[] ping = FrameBuilder.Frame(Opcode.Ping, "ping payload"u8);
+        Assert.Equal(ProtocolEventType.NeedMoreData, ReadAll(decoder, ping[..10]).Type);
+        decoder.ReleaseIdleBuffers();
+        ProtocolEvent e = ReadAll(decoder, ping[10..]);
+        Assert.Equal(ProtocolEventType.Ping, e.Type);
+        Assert.Equal("ping payload"u8.ToArray(), e.Payload.ToArray());
+    }
+
+    [Fact]
     public void A_refusal_over_budget_gives_back_what_the_message_held()
     {
         // 1013 must leave the budget as it found it, or each refused peer would shrink it for everyone.
