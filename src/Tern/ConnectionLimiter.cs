@@ -4,8 +4,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
-using Tern.Diagnostics;
 using Microsoft.Win32.SafeHandles;
+using Tern.Diagnostics;
 using Tern.Protocol;
 
 namespace Tern;

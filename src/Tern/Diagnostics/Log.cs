@@ -164,19 +164,3 @@ internal static partial class Log
         public override string ToString() => count == 0 ? "" : $" ({count} similar lines were not logged)";
     }
 }
-
-/// <summary>One <see cref="LogThrottle"/> per kind of event a crowd of clients can cause, shared by a server's connections.</summary>
-internal sealed class LogThrottles
-{
-    public LogThrottle HandshakeTimeouts { get; } = new();
-
-    public LogThrottle Refusals { get; } = new();
-
-    public LogThrottle ProtocolErrors { get; } = new();
-
-    public LogThrottle KeepAliveTimeouts { get; } = new();
-
-    public LogThrottle SlowConsumers { get; } = new();
-
-    public LogThrottle HandlerErrors { get; } = new();
-}

@@ -41,3 +41,19 @@ internal sealed class LogThrottle(int linesPerSecond = LogThrottle.DefaultLinesP
         }
     }
 }
+
+/// <summary>One <see cref="LogThrottle"/> per kind of event a crowd of clients can cause, shared by a server's connections.</summary>
+internal sealed class LogThrottles
+{
+    public LogThrottle HandshakeTimeouts { get; } = new();
+
+    public LogThrottle Refusals { get; } = new();
+
+    public LogThrottle ProtocolErrors { get; } = new();
+
+    public LogThrottle KeepAliveTimeouts { get; } = new();
+
+    public LogThrottle SlowConsumers { get; } = new();
+
+    public LogThrottle HandlerErrors { get; } = new();
+}
