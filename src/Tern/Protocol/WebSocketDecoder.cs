@@ -133,16 +133,7 @@ public sealed class WebSocketDecoder : IDisposable
             return default;
         }
 
-        if (!_inMessage)
-        {
-            ReleaseMessageBuffer();
-        }
-
-        if (!_inFrame)
-        {
-            ReleaseControlBuffer();
-        }
-
+        ReleaseIdleBuffers();
         while (true)
         {
             if (!_inFrame)
@@ -432,9 +423,7 @@ public sealed class WebSocketDecoder : IDisposable
         if (_message is not null)
         {
             _message.AsSpan(0, _messageLength).CopyTo(bigger);
-            int keptLength = _messageLength;
-            ReleaseMessageBuffer();
-            _messageLength = keptLength;
+            ReturnMessageBuffer(_message, _messagePooled);
         }
 
         _message = bigger;
@@ -457,18 +446,24 @@ public sealed class WebSocketDecoder : IDisposable
         {
             byte[] message = _message;
             _message = null;
-            _budget?.Release(message.Length);
-            if (_messagePooled)
-            {
-                ArrayPool<byte>.Shared.Return(message);
-            }
-            else
-            {
-                LargeBufferReclaimer.Dropped(message.Length);
-            }
+            ReturnMessageBuffer(message, _messagePooled);
         }
 
         _messageLength = 0;
+    }
+
+    /// <summary>Gives a message buffer's share of the budget back, and the buffer to the pool (or to the GC) it came from.</summary>
+    private void ReturnMessageBuffer(byte[] buffer, bool pooled)
+    {
+        _budget?.Release(buffer.Length);
+        if (pooled)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        else
+        {
+            LargeBufferReclaimer.Dropped(buffer.Length);
+        }
     }
 
     /// <summary>
