@@ -99,7 +99,6 @@ public sealed class WebSocketDecoder : IDisposable
     private bool _inMessage;
     private WebSocketMessageKind _messageKind;
     private byte[]? _message;
-    private bool _messagePooled;
     private int _messageLength;
     private Utf8Validator _utf8;
     private bool _finished;
@@ -399,9 +398,8 @@ public sealed class WebSocketDecoder : IDisposable
             size = (int)Math.Min(Math.Max(size, (long)_message.Length * 2), Math.Max(needed, expected));
         }
 
-        bool pooled = size <= PooledMessageLimit;
         byte[] bigger;
-        if (pooled)
+        if (size <= PooledMessageLimit)
         {
             bigger = ArrayPool<byte>.Shared.Rent(size);
             if (_budget is not null && !_budget.TryReserve(bigger.Length))
@@ -423,11 +421,10 @@ public sealed class WebSocketDecoder : IDisposable
         if (_message is not null)
         {
             _message.AsSpan(0, _messageLength).CopyTo(bigger);
-            ReturnMessageBuffer(_message, _messagePooled);
+            ReturnMessageBuffer(_message);
         }
 
         _message = bigger;
-        _messagePooled = pooled;
         return true;
     }
 
@@ -446,17 +443,19 @@ public sealed class WebSocketDecoder : IDisposable
         {
             byte[] message = _message;
             _message = null;
-            ReturnMessageBuffer(message, _messagePooled);
+            ReturnMessageBuffer(message);
         }
 
         _messageLength = 0;
     }
 
     /// <summary>Gives a message buffer's share of the budget back, and the buffer to the pool (or to the GC) it came from.</summary>
-    private void ReturnMessageBuffer(byte[] buffer, bool pooled)
+    private void ReturnMessageBuffer(byte[] buffer)
     {
         _budget?.Release(buffer.Length);
-        if (pooled)
+        // Which it came from follows from its length: the pool rounds sizes up to a power of two, so what it hands out
+        // for at most PooledMessageLimit (itself a power of two) is never longer; the other buffers are always longer.
+        if (buffer.Length <= PooledMessageLimit)
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
