@@ -24,12 +24,12 @@ public sealed class ChatApp : IAsyncDisposable
     public const int MaxMessageSize = 64 * 1024;
 
     private readonly WebSocketServer _server;
-    private readonly ChatHub _hub;
+    private readonly LegacyChatHub _hub;
     private readonly IChatStore _store;
     private readonly ILogger _logger;
     private int _stopped;
 
-    private ChatApp(WebSocketServer server, ChatHub hub, IChatStore store, Uri url, string historyLocation, ILogger logger)
+    private ChatApp(WebSocketServer server, LegacyChatHub hub, IChatStore store, Uri url, string historyLocation, ILogger logger)
     {
         _server = server;
         _hub = hub;
@@ -52,7 +52,7 @@ public sealed class ChatApp : IAsyncDisposable
     public string HistoryLocation { get; }
 
     /// <summary>The hub, for inspection.</summary>
-    public ChatHub Hub => _hub;
+    public LegacyChatHub Hub => _hub;
 
     /// <summary>Opens the store and starts listening.</summary>
     /// <exception cref="ChatOptionsException">The host cannot be resolved.</exception>
@@ -83,7 +83,7 @@ public sealed class ChatApp : IAsyncDisposable
             for (int attempt = 0; app is null; attempt++)
             {
                 WebSocketServer server = CreateServer(addresses, options.Port, loggerFactory);
-                var hub = new ChatHub(store, new LocalChatFanout(), new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<ChatHub>());
+                var hub = new LegacyChatHub(store, new LegacyLocalChatFanout(), new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<LegacyChatHub>());
                 ILogger connectionLogger = loggerFactory.CreateLogger("Tern.Chat.Connections");
                 server.Map(WebSocketPath, (connection, ct) => RunConnectionAsync(hub, connection, connectionLogger, ct));
                 try
@@ -171,7 +171,7 @@ public sealed class ChatApp : IAsyncDisposable
         return new WebSocketServer(serverOptions);
     }
 
-    private static async Task RunConnectionAsync(ChatHub hub, WebSocketConnection connection, ILogger logger, CancellationToken cancellationToken)
+    private static async Task RunConnectionAsync(LegacyChatHub hub, WebSocketConnection connection, ILogger logger, CancellationToken cancellationToken)
     {
         var client = new WebSocketChatClient(connection);
         logger.LogInformation("Connection {Id} opened from {Remote}", connection.Id, connection.RemoteEndPoint);

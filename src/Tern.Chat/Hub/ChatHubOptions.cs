@@ -1,41 +1,110 @@
 namespace Tern.Chat.Hub;
 
-/// <summary>Limits and behaviour of a <see cref="ChatHub"/>.</summary>
+/// <summary>Limits and behaviour of a <see cref="ChatHub"/> (the table "Limits and defaults" of docs/chat-protocol.md).</summary>
 public sealed class ChatHubOptions
 {
     /// <summary>Longest message text, in UTF-16 code units (what JavaScript's <c>length</c> counts). Default 4,000.</summary>
     public int MaxTextLength { get; set; } = 4000;
 
-    /// <summary>How many messages a connection may send in <see cref="RateLimitWindow"/>. Default 20.</summary>
-    public int RateLimitCount { get; set; } = 20;
+    /// <summary>Most lines in a message text. Default 200.</summary>
+    public int MaxTextLines { get; set; } = 200;
 
-    /// <summary>The sliding window of the rate limit. Default 10 s.</summary>
-    public TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>How many recent messages a join without a last-seen id gets. Default 100.</summary>
-    public int HistoryOnJoin { get; set; } = 100;
-
-    /// <summary>Most messages in one answer to "everything after id N"; the client asks again while "more" is true. Default 200.</summary>
-    public int HistoryPageSize { get; set; } = 200;
-
-    /// <summary>Most rooms one connection can be in at once. Default 10.</summary>
-    public int MaxRoomsPerConnection { get; set; } = 10;
-
-    /// <summary>Longest nickname. Default 24.</summary>
-    public int MaxNickLength { get; set; } = 24;
+    /// <summary>Longest display name. Default 40.</summary>
+    public int MaxDisplayNameLength { get; set; } = 40;
 
     /// <summary>Longest room name. Default 32.</summary>
     public int MaxRoomLength { get; set; } = 32;
 
     /// <summary>
-    /// How long a member whose connection dropped stays in the room, so that a page reconnecting (or reloading) with
-    /// its token takes its place without leave and join notices. Zero announces the leave at once. Default 10 s.
+    /// How many messages (<c>say</c>, <c>edit</c>, <c>delete</c>, <c>dm</c>, <c>join</c>, <c>leave</c>, <c>profile</c>:
+    /// everything that writes or is announced to others) an account may send in <see cref="RateLimitWindow"/>, over all
+    /// its connections. Default 20.
     /// </summary>
-    public TimeSpan ReconnectGrace { get; set; } = TimeSpan.FromSeconds(10);
+    public int RateLimitCount { get; set; } = 20;
 
-    /// <summary>How long membership changes are gathered before the room list is pushed to everyone. Default 1 s.</summary>
+    /// <summary>The sliding window of every rate limit and of the pull budget. Default 10 s.</summary>
+    public TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How many messages all the connections from one client address may send in <see cref="RateLimitWindow"/>, so that
+    /// many accounts made by one person cannot multiply <see cref="RateLimitCount"/> without end. Default 60.
+    /// </summary>
+    public int AddressRateLimitCount { get; set; } = 60;
+
+    /// <summary>How many requests of any kind (and frames that are not requests) one connection may send in <see cref="RateLimitWindow"/>. Default 120.</summary>
+    public int RequestLimitCount { get; set; } = 120;
+
+    /// <summary>
+    /// How many bytes of <c>history</c>, <c>results</c> and <c>members</c> answers one connection may pull in
+    /// <see cref="RateLimitWindow"/>. Default 2 MiB.
+    /// </summary>
+    public int PullBudgetBytes { get; set; } = 2 * 1024 * 1024;
+
+    /// <summary>Most messages in one <c>history</c> page. Default 50.</summary>
+    public int HistoryPageSize { get; set; } = 50;
+
+    /// <summary>Most bytes of serialized messages in one <c>history</c> page; a page over it is cut and says <c>more</c>. Default 256 KiB.</summary>
+    public int HistoryPageBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Most messages in one page of search results. Default 25.</summary>
+    public int SearchPageSize { get; set; } = 25;
+
+    /// <summary>Longest search query. Default 200.</summary>
+    public int MaxQueryLength { get; set; } = 200;
+
+    /// <summary>Most rooms one account can be in (direct conversations do not count). Default 50.</summary>
+    public int MaxRoomsPerAccount { get; set; } = 50;
+
+    /// <summary>Most rooms on the server. Default 1,000.</summary>
+    public int MaxRooms { get; set; } = 1000;
+
+    /// <summary>How many of the busiest rooms the directory lists (besides the asker's own). Default 50.</summary>
+    public int RoomDirectorySize { get; set; } = 50;
+
+    /// <summary>Shortest time between two <c>typing</c> notices passed on for one person in one conversation. Default 2 s.</summary>
+    public TimeSpan TypingInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long membership changes are gathered before the directory is pushed to everyone: it is pushed at most once
+    /// per this time. Default 1 s.
+    /// </summary>
     public TimeSpan RoomListDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Rooms always listed, even when empty. Default "general".</summary>
+    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): how long a dropped member keeps its place. Default 10 s.</summary>
+    public TimeSpan ReconnectGrace { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): how many recent messages a join gets. Default 100.</summary>
+    public int HistoryOnJoin { get; set; } = 100;
+
+    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): most rooms per connection. Default 10.</summary>
+    public int MaxRoomsPerConnection { get; set; } = 10;
+
+    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): longest nickname. Default 24.</summary>
+    public int MaxNickLength { get; set; } = 24;
+
+    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): rooms always listed. Default "general".</summary>
     public IList<string> DefaultRooms { get; } = ["general"];
+
+    /// <summary>Throws when a limit is out of range, so that a mistake shows at start-up instead of as odd refusals.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxTextLength, 1, nameof(MaxTextLength));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxTextLines, 1, nameof(MaxTextLines));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxDisplayNameLength, 1, nameof(MaxDisplayNameLength));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRoomLength, 1, nameof(MaxRoomLength));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitCount, 1, nameof(RateLimitCount));
+        ArgumentOutOfRangeException.ThrowIfLessThan(AddressRateLimitCount, 1, nameof(AddressRateLimitCount));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RequestLimitCount, 1, nameof(RequestLimitCount));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PullBudgetBytes, 1024, nameof(PullBudgetBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitWindow, TimeSpan.FromMilliseconds(100), nameof(RateLimitWindow));
+        ArgumentOutOfRangeException.ThrowIfLessThan(HistoryPageSize, 1, nameof(HistoryPageSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(HistoryPageBytes, 1024, nameof(HistoryPageBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SearchPageSize, 1, nameof(SearchPageSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueryLength, 2, nameof(MaxQueryLength));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRoomsPerAccount, 1, nameof(MaxRoomsPerAccount));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRooms, 1, nameof(MaxRooms));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RoomDirectorySize, 0, nameof(RoomDirectorySize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(TypingInterval, TimeSpan.Zero, nameof(TypingInterval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RoomListDelay, TimeSpan.Zero, nameof(RoomListDelay));
+    }
 }

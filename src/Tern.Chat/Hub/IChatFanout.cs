@@ -1,60 +1,79 @@
 namespace Tern.Chat.Hub;
 
-/// <summary>What happened in a room, as passed between hubs. Join and leave events carry no message.</summary>
-/// <param name="Kind">What happened.</param>
-/// <param name="Room">The room.</param>
-/// <param name="Nick">Who joined, left or wrote.</param>
-/// <param name="Time">When.</param>
-/// <param name="Message">The stored message, for <see cref="ChatRoomEventKind.Message"/>.</param>
-/// <param name="Reason">Why someone left ("left" or "disconnected"), for <see cref="ChatRoomEventKind.Leave"/>.</param>
-public sealed record ChatRoomEvent(ChatRoomEventKind Kind, string Room, string Nick, DateTimeOffset Time, Storage.ChatMessage? Message = null, string? Reason = null);
+/// <summary>
+/// Something every chat process must act on: mostly a ready-made JSON message for some set of connections, described
+/// by ids rather than connections, so that each process delivers to its own. Kept to plain values so that a
+/// several-process fan-out (PostgreSQL NOTIFY, issue 10) can carry it as JSON.
+/// </summary>
+/// <param name="Kind">Who gets <paramref name="Json"/>, and what else changes.</param>
+/// <param name="ConversationId">The conversation, for the kinds about one; 0 otherwise.</param>
+/// <param name="AccountId">The account the event is about (the author, joiner, leaver, reader, or whoever's presence or profile changed); 0 when none.</param>
+/// <param name="Json">The message to deliver, already serialized (so it is encoded once); null when there is nothing to send.</param>
+public sealed record ChatEvent(ChatEventKind Kind, long ConversationId, long AccountId, string? Json);
 
-/// <summary>The kinds of <see cref="ChatRoomEvent"/>.</summary>
-public enum ChatRoomEventKind
+/// <summary>The kinds of <see cref="ChatEvent"/>: who receives it.</summary>
+public enum ChatEventKind
 {
-    /// <summary>A message was stored.</summary>
-    Message,
-    /// <summary>Someone joined.</summary>
-    Join,
-    /// <summary>Someone left.</summary>
-    Leave,
+    /// <summary>To every connection of every member of the conversation, except those of <see cref="ChatEvent.AccountId"/> when it is not 0.</summary>
+    ToMembers,
+
+    /// <summary>To every connection of <see cref="ChatEvent.AccountId"/>.</summary>
+    ToAccount,
+
+    /// <summary>The account became a member of the conversation (every process updates its member cache); the JSON goes to the other members.</summary>
+    MemberJoined,
+
+    /// <summary>The account stopped being a member (every process updates its member cache); the JSON goes to the remaining members.</summary>
+    MemberLeft,
+
+    /// <summary>To every connection of the account and of every account that shares a conversation with it.</summary>
+    ToContacts,
+
+    /// <summary>Like <see cref="ToContacts"/>, without the account's own connections (presence).</summary>
+    Presence,
+
+    /// <summary>The account signed out everywhere: every process closes its connections with <see cref="ChatHub.SignedOutCloseCode"/>.</summary>
+    SignOut,
 }
 
 /// <summary>
-/// Carries room events from the hub that produced them to every hub that has members in the room — this process
-/// only (<see cref="LocalChatFanout"/>), or every chat process sharing one store (a PostgreSQL LISTEN/NOTIFY
-/// implementation, later). A fan-out delivers one room's events in the order they were published.
+/// Carries <see cref="ChatEvent"/>s from the hub that produced them to every hub — this process only
+/// (<see cref="LocalChatFanout"/>), or every chat process sharing one store (PostgreSQL LISTEN/NOTIFY, issue 10).
 /// </summary>
+/// <remarks>
+/// A fan-out must deliver the events of one conversation in the order they were published: the hub publishes a
+/// conversation's messages while holding that conversation's gate, in id order, and members must see that order.
+/// </remarks>
 public interface IChatFanout
 {
-    /// <summary>Delivers an event to every subscriber, this process's included. The hub calls it in the room's order.</summary>
-    ValueTask PublishAsync(ChatRoomEvent roomEvent, CancellationToken cancellationToken = default);
+    /// <summary>Delivers an event to every subscriber, this process's included.</summary>
+    ValueTask PublishAsync(ChatEvent chatEvent, CancellationToken cancellationToken = default);
 
     /// <summary>Starts delivering events to <paramref name="deliver"/>; dispose the result to stop.</summary>
-    IDisposable Subscribe(Func<ChatRoomEvent, CancellationToken, ValueTask> deliver);
+    IDisposable Subscribe(Func<ChatEvent, CancellationToken, ValueTask> deliver);
 }
 
 /// <summary>
-/// The fan-out of a single process: publishing delivers straight to the subscribers, before returning, so the
-/// order of events is the order of publishing.
+/// The fan-out of a single process: publishing delivers straight to the subscribers, before returning, so the order of
+/// events is the order of publishing (and a publisher holding a conversation's gate delivers under it).
 /// </summary>
 public sealed class LocalChatFanout : IChatFanout
 {
     private readonly object _lock = new();
-    private Func<ChatRoomEvent, CancellationToken, ValueTask>[] _subscribers = [];
+    private Func<ChatEvent, CancellationToken, ValueTask>[] _subscribers = [];
 
     /// <inheritdoc/>
-    public async ValueTask PublishAsync(ChatRoomEvent roomEvent, CancellationToken cancellationToken = default)
+    public async ValueTask PublishAsync(ChatEvent chatEvent, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(roomEvent);
-        foreach (Func<ChatRoomEvent, CancellationToken, ValueTask> deliver in Volatile.Read(ref _subscribers))
+        ArgumentNullException.ThrowIfNull(chatEvent);
+        foreach (Func<ChatEvent, CancellationToken, ValueTask> deliver in Volatile.Read(ref _subscribers))
         {
-            await deliver(roomEvent, cancellationToken).ConfigureAwait(false);
+            await deliver(chatEvent, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <inheritdoc/>
-    public IDisposable Subscribe(Func<ChatRoomEvent, CancellationToken, ValueTask> deliver)
+    public IDisposable Subscribe(Func<ChatEvent, CancellationToken, ValueTask> deliver)
     {
         ArgumentNullException.ThrowIfNull(deliver);
         lock (_lock)
@@ -65,7 +84,7 @@ public sealed class LocalChatFanout : IChatFanout
         return new Subscription(this, deliver);
     }
 
-    private void Unsubscribe(Func<ChatRoomEvent, CancellationToken, ValueTask> deliver)
+    private void Unsubscribe(Func<ChatEvent, CancellationToken, ValueTask> deliver)
     {
         lock (_lock)
         {
@@ -73,7 +92,7 @@ public sealed class LocalChatFanout : IChatFanout
         }
     }
 
-    private sealed class Subscription(LocalChatFanout fanout, Func<ChatRoomEvent, CancellationToken, ValueTask> deliver) : IDisposable
+    private sealed class Subscription(LocalChatFanout fanout, Func<ChatEvent, CancellationToken, ValueTask> deliver) : IDisposable
     {
         public void Dispose() => fanout.Unsubscribe(deliver);
     }

@@ -1,175 +1,293 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
 
 namespace Tern.Chat.Protocol;
 
 // The wire format, described for people in docs/chat-protocol.md. Every message is one JSON object in one text frame,
-// with a "type" field first. Property names are camelCase; null fields are left out.
+// with a "type" field first. Property names are camelCase; null fields are left out. Times are UTC ISO 8601 with
+// milliseconds (ChatTimeConverter).
 
 /// <summary>Anything a client sends: one shape with every field, because which ones are required depends on the type.</summary>
 public sealed class ClientMessage
 {
-    /// <summary>join, leave, say, private, history or rooms.</summary>
+    /// <summary>What the client asks for: join, leave, dm, say, edit, delete, history, read, search, typing, presence, members, rooms, profile.</summary>
     public string? Type { get; set; }
 
-    /// <summary>The room the request is about.</summary>
+    /// <summary>A room's name (join).</summary>
     public string? Room { get; set; }
 
-    /// <summary>The nickname to use in the room (join).</summary>
-    public string? Nick { get; set; }
+    /// <summary>A conversation's id (leave, say, history, read, search, typing, members).</summary>
+    public long? Conversation { get; set; }
 
-    /// <summary>The message text (say, private).</summary>
+    /// <summary>Another account's username (dm).</summary>
+    public string? Username { get; set; }
+
+    /// <summary>A message text (say, edit).</summary>
     public string? Text { get; set; }
 
-    /// <summary>The recipient's nickname (private).</summary>
-    public string? To { get; set; }
+    /// <summary>A message id (edit, delete, read).</summary>
+    public long? Id { get; set; }
 
-    /// <summary>The last message id the client saw in the room (join, history).</summary>
+    /// <summary>Page backwards from this message id (history, search).</summary>
+    public long? Before { get; set; }
+
+    /// <summary>Page forwards from this message id (history).</summary>
     public long? After { get; set; }
 
-    /// <summary>The token from an earlier "joined", to take the same nickname back after a reconnect (join).</summary>
-    public string? Token { get; set; }
+    /// <summary>The words to search for (search).</summary>
+    public string? Query { get; set; }
 
-    /// <summary>The history the client's ids belong to (join, history); ids from another history are ignored.</summary>
-    public string? HistoryId { get; set; }
+    /// <summary>online or away (presence).</summary>
+    public string? Status { get; set; }
 
-    /// <summary>The client's own tag, echoed in the resulting message or error.</summary>
+    /// <summary>The new display name (profile).</summary>
+    public string? DisplayName { get; set; }
+
+    /// <summary>The client's own tag, echoed in the answer or error; for say, it also makes a re-send idempotent.</summary>
     public string? Ref { get; set; }
 }
 
 /// <summary>Limits a client should know to avoid errors.</summary>
-public sealed record ChatLimits(int MaxTextLength, int RateLimitCount, int RateLimitWindowSeconds, int MaxNickLength, int MaxRoomLength);
+/// <param name="MaxTextLength">Longest message text (UTF-16 code units).</param>
+/// <param name="MaxTextLines">Most lines in a message.</param>
+/// <param name="MaxDisplayNameLength">Longest display name.</param>
+/// <param name="MaxRoomLength">Longest room name.</param>
+/// <param name="MaxRoomsPerAccount">Most rooms one account can be in.</param>
+/// <param name="RateLimitCount">Messages per account per window.</param>
+/// <param name="RateLimitWindowSeconds">The rate limit's window.</param>
+/// <param name="HistoryPageSize">Most messages in a history page.</param>
+/// <param name="SearchPageSize">Most messages in a page of search results.</param>
+/// <param name="TypingIntervalSeconds">How often a typing notice is passed on, at most.</param>
+public sealed record ChatLimits(
+    int MaxTextLength,
+    int MaxTextLines,
+    int MaxDisplayNameLength,
+    int MaxRoomLength,
+    int MaxRoomsPerAccount,
+    int RateLimitCount,
+    double RateLimitWindowSeconds,
+    int HistoryPageSize,
+    int SearchPageSize,
+    double TypingIntervalSeconds);
 
-/// <summary>A room and how many people are in it.</summary>
-public sealed record RoomSummary(string Room, int Members);
+/// <summary>An account as shown: its username and display name.</summary>
+public sealed record AccountView(string Username, string DisplayName);
 
-/// <summary>Sent once, when the connection opens.</summary>
-public sealed record HelloMessage(string Server, string HistoryId, ChatLimits Limits, IReadOnlyList<RoomSummary> Rooms)
+/// <summary>A member of a conversation with their presence.</summary>
+/// <param name="Username">The username.</param>
+/// <param name="DisplayName">The display name.</param>
+/// <param name="Status">online, away or offline.</param>
+public sealed record MemberView(string Username, string DisplayName, string Status);
+
+/// <summary>Someone's presence.</summary>
+/// <param name="Username">Whose.</param>
+/// <param name="Status">online, away or offline.</param>
+public sealed record PresenceView(string Username, string Status);
+
+/// <summary>A room as listed in the directory.</summary>
+public sealed record RoomView(long Id, string Name, int Members);
+
+/// <summary>One of the account's conversations, with its unread state.</summary>
+/// <param name="Id">The conversation's id.</param>
+/// <param name="Kind">room or direct.</param>
+/// <param name="Name">The room's name (rooms only).</param>
+/// <param name="With">The other person (direct conversations only).</param>
+/// <param name="Members">How many members.</param>
+/// <param name="LastId">The newest message's id, 0 when there is none.</param>
+/// <param name="LastRead">The account's read position.</param>
+/// <param name="Unread">Messages by others after it.</param>
+/// <param name="Mentions">Of those, the ones mentioning the account.</param>
+public sealed record ConversationView(long Id, string Kind, string? Name, AccountView? With, int Members, long LastId, long LastRead, int Unread, int Mentions);
+
+/// <summary>Sent once, as the first message of every connection.</summary>
+public sealed record HelloMessage(
+    string Server,
+    string HistoryId,
+    AccountView You,
+    ChatLimits Limits,
+    IReadOnlyList<ConversationView> Conversations,
+    IReadOnlyList<RoomView> Rooms,
+    IReadOnlyList<PresenceView> Presence)
 {
     /// <summary>Always "hello".</summary>
     [JsonPropertyOrder(-1)]
     public string Type => "hello";
 }
 
-/// <summary>The room list, on request and whenever member counts change.</summary>
-public sealed record RoomsMessage(IReadOnlyList<RoomSummary> Rooms)
-{
-    /// <summary>Always "rooms".</summary>
-    [JsonPropertyOrder(-1)]
-    public string Type => "rooms";
-}
-
-/// <summary>A room message, live or in a history list.</summary>
-public sealed record MessageEvent(long Id, string Room, string Nick, string Text, DateTimeOffset Time, string? Ref)
-{
-    /// <summary>Always "message".</summary>
-    [JsonPropertyOrder(-1)]
-    public string Type => "message";
-}
-
-/// <summary>The answer to a join: who is there and what was said.</summary>
-public sealed record JoinedMessage(
-    string Room,
-    string Nick,
-    string Token,
-    bool Resumed,
-    string HistoryId,
-    IReadOnlyList<string> Members,
-    IReadOnlyList<MessageEvent> History,
-    bool More,
-    string? Ref)
+/// <summary>You joined a room (sent to every connection of yours).</summary>
+public sealed record JoinedMessage(ConversationView Conversation, IReadOnlyList<MemberView> Members, string? Ref)
 {
     /// <summary>Always "joined".</summary>
     [JsonPropertyOrder(-1)]
     public string Type => "joined";
 }
 
-/// <summary>A page of history after a given id.</summary>
-public sealed record HistoryMessage(string Room, IReadOnlyList<MessageEvent> Messages, bool More, string? Ref)
-{
-    /// <summary>Always "history".</summary>
-    [JsonPropertyOrder(-1)]
-    public string Type => "history";
-}
-
-/// <summary>You are no longer in a room: you left, or the same nickname joined from another connection.</summary>
-public sealed record LeftMessage(string Room, string Reason, string? Ref)
+/// <summary>You left a room (sent to every connection of yours).</summary>
+public sealed record LeftMessage(long Conversation, string? Ref)
 {
     /// <summary>Always "left".</summary>
     [JsonPropertyOrder(-1)]
     public string Type => "left";
 }
 
-/// <summary>Someone joined a room.</summary>
-public sealed record JoinEvent(string Room, string Nick, DateTimeOffset Time)
+/// <summary>A direct conversation opened, by you or the other person.</summary>
+public sealed record ConversationMessage(ConversationView Conversation, string? Ref)
 {
-    /// <summary>Always "join".</summary>
+    /// <summary>Always "conversation".</summary>
     [JsonPropertyOrder(-1)]
-    public string Type => "join";
+    public string Type => "conversation";
 }
 
-/// <summary>Someone left a room (reason "left" or "disconnected").</summary>
-public sealed record LeaveEvent(string Room, string Nick, string Reason, DateTimeOffset Time)
+/// <summary>Someone's membership of a room started.</summary>
+public sealed record MemberJoinedMessage(long Conversation, MemberView Member, int Members, DateTimeOffset Time)
 {
-    /// <summary>Always "leave".</summary>
+    /// <summary>Always "member_joined".</summary>
     [JsonPropertyOrder(-1)]
-    public string Type => "leave";
+    public string Type => "member_joined";
 }
 
-/// <summary>A private message, delivered to its recipient and echoed to its sender.</summary>
-public sealed record PrivateEvent(string Room, string From, string To, string Text, DateTimeOffset Time, string? Ref)
+/// <summary>Someone left a room.</summary>
+public sealed record MemberLeftMessage(long Conversation, string Username, int Members, DateTimeOffset Time)
 {
-    /// <summary>Always "private".</summary>
+    /// <summary>Always "member_left".</summary>
     [JsonPropertyOrder(-1)]
-    public string Type => "private";
+    public string Type => "member_left";
+}
+
+/// <summary>A message, live or inside <c>history</c> and <c>results</c>.</summary>
+/// <param name="Id">Its id.</param>
+/// <param name="Conversation">Where.</param>
+/// <param name="Author">The author's username.</param>
+/// <param name="AuthorName">The author's display name.</param>
+/// <param name="Text">The text; left out once deleted.</param>
+/// <param name="Time">When it was accepted.</param>
+/// <param name="Edited">When it was last edited; left out when never.</param>
+/// <param name="Deleted">True for a deleted message; left out otherwise.</param>
+/// <param name="Mentions">The usernames it mentions; left out when none.</param>
+/// <param name="Ref">The author's tag from <c>say</c>; left out when none.</param>
+public sealed record MessageEvent(
+    long Id,
+    long Conversation,
+    string Author,
+    string AuthorName,
+    string? Text,
+    DateTimeOffset Time,
+    DateTimeOffset? Edited,
+    bool? Deleted,
+    IReadOnlyList<string>? Mentions,
+    string? Ref)
+{
+    /// <summary>Always "message".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "message";
+}
+
+/// <summary>A message's text changed.</summary>
+public sealed record EditedMessage(MessageEvent Message)
+{
+    /// <summary>Always "edited".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "edited";
+}
+
+/// <summary>A message was deleted.</summary>
+public sealed record DeletedMessage(long Conversation, long Id)
+{
+    /// <summary>Always "deleted".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "deleted";
+}
+
+/// <summary>A page of a conversation's messages, oldest first.</summary>
+/// <param name="Conversation">Which.</param>
+/// <param name="Messages">Oldest first.</param>
+/// <param name="More">Whether more messages follow in <paramref name="Direction"/>.</param>
+/// <param name="Direction">before (older pages) or after (newer pages).</param>
+/// <param name="Ref">The request's tag.</param>
+public sealed record HistoryMessage(long Conversation, IReadOnlyList<MessageEvent> Messages, bool More, string Direction, string? Ref)
+{
+    /// <summary>Always "history".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "history";
+}
+
+/// <summary>Your read position or unread counts in a conversation changed.</summary>
+public sealed record ReadMessage(long Conversation, long LastRead, int Unread, int Mentions)
+{
+    /// <summary>Always "read".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "read";
+}
+
+/// <summary>Search results, newest first.</summary>
+public sealed record ResultsMessage(string Query, IReadOnlyList<MessageEvent> Messages, bool More, string? Ref)
+{
+    /// <summary>Always "results".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "results";
+}
+
+/// <summary>Someone is typing.</summary>
+public sealed record TypingMessage(long Conversation, string Username)
+{
+    /// <summary>Always "typing".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "typing";
+}
+
+/// <summary>Someone's presence changed.</summary>
+public sealed record PresenceMessage(string Username, string Status)
+{
+    /// <summary>Always "presence".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "presence";
+}
+
+/// <summary>The members of a conversation.</summary>
+public sealed record MembersMessage(long Conversation, IReadOnlyList<MemberView> Members, string? Ref)
+{
+    /// <summary>Always "members".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "members";
+}
+
+/// <summary>The room directory.</summary>
+public sealed record RoomsMessage(IReadOnlyList<RoomView> Rooms, string? Ref)
+{
+    /// <summary>Always "rooms".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "rooms";
+}
+
+/// <summary>Someone's display name changed.</summary>
+public sealed record ProfileMessage(string Username, string DisplayName)
+{
+    /// <summary>Always "profile".</summary>
+    [JsonPropertyOrder(-1)]
+    public string Type => "profile";
 }
 
 /// <summary>A request was refused; nothing else changed.</summary>
-public sealed record ErrorMessage(string Code, string Message, string? Ref, string? Room, double? RetryAfterSeconds)
+/// <param name="Code">What went wrong (docs/chat-protocol.md, "Errors").</param>
+/// <param name="Message">A sentence for people.</param>
+/// <param name="Ref">The request's tag.</param>
+/// <param name="Conversation">The conversation the request was about, when it named one.</param>
+/// <param name="RetryAfterSeconds">For rate_limited: when to try again.</param>
+public sealed record ErrorMessage(string Code, string Message, string? Ref, long? Conversation, double? RetryAfterSeconds)
 {
     /// <summary>Always "error".</summary>
     [JsonPropertyOrder(-1)]
     public string Type => "error";
 }
 
-[JsonSourceGenerationOptions(
-    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    ReadCommentHandling = JsonCommentHandling.Disallow,
-    NumberHandling = JsonNumberHandling.Strict)]
-[JsonSerializable(typeof(ClientMessage))]
-[JsonSerializable(typeof(HelloMessage))]
-[JsonSerializable(typeof(RoomsMessage))]
-[JsonSerializable(typeof(MessageEvent))]
-[JsonSerializable(typeof(JoinedMessage))]
-[JsonSerializable(typeof(HistoryMessage))]
-[JsonSerializable(typeof(LeftMessage))]
-[JsonSerializable(typeof(JoinEvent))]
-[JsonSerializable(typeof(LeaveEvent))]
-[JsonSerializable(typeof(PrivateEvent))]
-[JsonSerializable(typeof(ErrorMessage))]
-internal sealed partial class ChatJsonContext : JsonSerializerContext
+/// <summary>The presence values on the wire.</summary>
+public static class PresenceStatus
 {
-}
+    /// <summary>A visible tab in use.</summary>
+    public const string Online = "online";
 
-/// <summary>Serialization with the generated metadata.</summary>
-public static class ChatJson
-{
-    // The output goes to JSON.parse, never into HTML source, so the HTML-safe escaping of '<', '&' and non-ASCII text
-    // only makes messages longer. The page inserts text with textContent either way.
-    private static readonly JsonSerializerOptions s_options = new(ChatJsonContext.Default.Options)
-    {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
+    /// <summary>Connected, but every tab hidden or idle.</summary>
+    public const string Away = "away";
 
-    /// <summary>The metadata for a wire type.</summary>
-    public static JsonTypeInfo<T> TypeInfo<T>() => (JsonTypeInfo<T>)s_options.GetTypeInfo(typeof(T));
-
-    /// <summary>Serializes a server message.</summary>
-    public static string Serialize<T>(T message) => JsonSerializer.Serialize(message, TypeInfo<T>());
-
-    /// <summary>Deserializes a message (used by tests and clients written in C#).</summary>
-    public static T? Deserialize<T>(string json) => JsonSerializer.Deserialize(json, TypeInfo<T>());
+    /// <summary>Not connected.</summary>
+    public const string Offline = "offline";
 }

@@ -5,13 +5,13 @@ using Tern.Chat.Tests.Support;
 
 namespace Tern.Chat.Tests.Hub;
 
-public sealed class ChatHubTests : IAsyncLifetime
+public sealed class LegacyChatHubTests : IAsyncLifetime
 {
     private readonly RecordingTransport _transport = new();
     private readonly ManualTimeProvider _time = new();
     private readonly ChatHubOptions _options = new() { ReconnectGrace = TimeSpan.Zero, RoomListDelay = TimeSpan.FromMilliseconds(20) };
     private IChatStore _store = new InMemoryChatStore();
-    private ChatHub _hub = null!;
+    private LegacyChatHub _hub = null!;
     private long _nextId;
 
     public Task InitializeAsync()
@@ -494,7 +494,7 @@ public sealed class ChatHubTests : IAsyncLifetime
         Assert.Equal("note to self", alice.Single("private").Str("text"));
     }
 
-    private ChatHub CreateHub() => new(_store, new LocalChatFanout(), _transport, _options, _time);
+    private LegacyChatHub CreateHub() => new(_store, new LegacyLocalChatFanout(), _transport, _options, _time);
 
     private async Task<TestClient> ConnectAsync()
     {

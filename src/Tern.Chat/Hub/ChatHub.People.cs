@@ -1,0 +1,211 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Tern.Chat.Protocol;
+using Tern.Chat.Storage;
+using Tern.Chat.Text;
+
+namespace Tern.Chat.Hub;
+
+// People: presence, typing, display names, sign-out, and the delivery of every event to this hub's connections.
+public sealed partial class ChatHub
+{
+    private async ValueTask<ErrorMessage?> TypingAsync(ChatConnection connection, ClientMessage request, CancellationToken cancellationToken)
+    {
+        if (request.Conversation is not { } conversationId)
+        {
+            return ChatErrors.MissingField("conversation", "typing", request.Ref);
+        }
+
+        OnlineAccount account = connection.Account;
+        if (!await _members.ContainsAsync(conversationId, account.Id, cancellationToken).ConfigureAwait(false))
+        {
+            return ChatErrors.NotMember(conversationId, request.Ref);
+        }
+
+        long interval = (long)(_options.TypingInterval.TotalSeconds * _time.TimestampFrequency);
+        if (account.TryType(conversationId, _time.GetTimestamp(), interval))
+        {
+            string json = ChatJson.Serialize(new TypingMessage(conversationId, account.Username));
+            await PublishAsync(ChatEventKind.ToMembers, conversationId, account.Id, json, cancellationToken).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    private async ValueTask<ErrorMessage?> SetPresenceAsync(ChatConnection connection, ClientMessage request, CancellationToken cancellationToken)
+    {
+        if (request.Status is null)
+        {
+            return ChatErrors.MissingField("status", "presence", request.Ref);
+        }
+
+        if (request.Status is not (PresenceStatus.Online or PresenceStatus.Away))
+        {
+            return ChatErrors.BadStatus(request.Ref);
+        }
+
+        OnlineAccount account = connection.Account;
+        await account.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            connection.Away = request.Status == PresenceStatus.Away;
+            await AnnouncePresenceLockedAsync(account, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        finally
+        {
+            account.Gate.Release();
+        }
+    }
+
+    /// <summary>Tells the account's contacts its presence if it differs from what they were told last; under the account's gate.</summary>
+    private async ValueTask AnnouncePresenceLockedAsync(OnlineAccount account, CancellationToken cancellationToken)
+    {
+        string status = account.Status;
+        if (status == account.AnnouncedStatus)
+        {
+            return;
+        }
+
+        account.AnnouncedStatus = status;
+        string json = ChatJson.Serialize(new PresenceMessage(account.Username, status));
+        await PublishAsync(ChatEventKind.Presence, 0, account.Id, json, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<ErrorMessage?> SetProfileAsync(ChatConnection connection, ClientMessage request, CancellationToken cancellationToken)
+    {
+        if (request.DisplayName is null)
+        {
+            return ChatErrors.MissingField("displayName", "profile", request.Ref);
+        }
+
+        string name = request.DisplayName.Normalize(NormalizationForm.FormC);
+        if (MessageText.CheckInline(name, _options.MaxDisplayNameLength) is { } problem)
+        {
+            return ChatErrors.BadDisplayName(problem, _options.MaxDisplayNameLength, request.Ref);
+        }
+
+        OnlineAccount account = connection.Account;
+        await _accounts.SetDisplayNameAsync(account.Id, name, cancellationToken).ConfigureAwait(false);
+        account.DisplayName = name;
+        string json = ChatJson.Serialize(new ProfileMessage(account.Username, name));
+        await PublishAsync(ChatEventKind.ToContacts, 0, account.Id, json, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>
+    /// The accounts that share a conversation with the account (not the account itself), from the given conversation
+    /// ids, else the ones this hub follows for it, else the store's list.
+    /// </summary>
+    private async ValueTask<HashSet<long>> ContactsAsync(long accountId, IEnumerable<long>? conversationIds, CancellationToken cancellationToken)
+    {
+        conversationIds ??= _online.Find(accountId)?.ConversationIds
+            ?? (await _store.GetConversationsAsync(accountId, cancellationToken).ConfigureAwait(false)).Select(s => s.Conversation.Id);
+        var contacts = new HashSet<long>();
+        foreach (long conversationId in conversationIds)
+        {
+            contacts.UnionWith(await _members.GetAsync(conversationId, cancellationToken).ConfigureAwait(false));
+        }
+
+        contacts.Remove(accountId);
+        return contacts;
+    }
+
+    /// <summary>Delivers an event from the fan-out to this hub's connections.</summary>
+    /// <remarks>
+    /// With <see cref="LocalChatFanout"/> this runs inside <see cref="IChatFanout.PublishAsync"/>, under the
+    /// publisher's conversation gate when it holds one, so it must not take a gate itself.
+    /// </remarks>
+    private async ValueTask DeliverAsync(ChatEvent chatEvent, CancellationToken cancellationToken)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        switch (chatEvent.Kind)
+        {
+            case ChatEventKind.ToMembers:
+                await SendToMembersAsync(chatEvent.ConversationId, chatEvent.Json, chatEvent.AccountId, cancellationToken).ConfigureAwait(false);
+                break;
+            case ChatEventKind.ToAccount:
+                await SendToAccountsAsync([chatEvent.AccountId], chatEvent.Json).ConfigureAwait(false);
+                break;
+            case ChatEventKind.MemberJoined or ChatEventKind.MemberLeft:
+                bool joined = chatEvent.Kind == ChatEventKind.MemberJoined;
+                _members.Apply(chatEvent.ConversationId, chatEvent.AccountId, joined);
+                _online.Find(chatEvent.AccountId)?.SetMember(chatEvent.ConversationId, joined);
+                await SendToMembersAsync(chatEvent.ConversationId, chatEvent.Json, chatEvent.AccountId, cancellationToken).ConfigureAwait(false);
+                if (chatEvent.Json is not null)
+                {
+                    ScheduleDirectory(); // A room's count changed (direct conversations are not listed).
+                }
+
+                break;
+            case ChatEventKind.ToContacts or ChatEventKind.Presence:
+                HashSet<long> contacts = await ContactsAsync(chatEvent.AccountId, null, cancellationToken).ConfigureAwait(false);
+                if (chatEvent.Kind == ChatEventKind.ToContacts)
+                {
+                    contacts.Add(chatEvent.AccountId);
+                }
+
+                await SendToAccountsAsync(contacts, chatEvent.Json).ConfigureAwait(false);
+                break;
+            case ChatEventKind.SignOut:
+                await CloseAccountAsync(chatEvent.AccountId).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private async ValueTask SendToMembersAsync(long conversationId, string? json, long exceptAccountId, CancellationToken cancellationToken)
+    {
+        if (json is null)
+        {
+            return;
+        }
+
+        long[] members = await _members.GetAsync(conversationId, cancellationToken).ConfigureAwait(false);
+        List<IChatClient> recipients = _online.RecipientsOf(members, json, exceptAccountId);
+        if (recipients.Count > 0)
+        {
+            await _transport.SendAsync(json, recipients).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask SendToAccountsAsync(IEnumerable<long> accountIds, string? json)
+    {
+        if (json is null)
+        {
+            return;
+        }
+
+        List<IChatClient> recipients = _online.RecipientsOf(accountIds, json);
+        if (recipients.Count > 0)
+        {
+            await _transport.SendAsync(json, recipients).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask CloseAccountAsync(long accountId)
+    {
+        if (_online.Find(accountId) is not { } account)
+        {
+            return;
+        }
+
+        foreach (ChatConnection connection in account.Connections)
+        {
+            connection.Closed = true;
+            try
+            {
+                await _transport.CloseAsync(connection.Client, SignedOutCloseCode, SignedOutReason).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Closing connection {Client} of {Username} after signing out failed", connection.Client.Id, account.Username);
+            }
+        }
+
+        _logger.LogInformation("{Username} signed out everywhere; {Count} connection(s) closed", account.Username, account.Connections.Count);
+    }
+}

@@ -1,0 +1,10 @@
+namespace Tern.Chat.Hub;
+
+/// <summary>
+/// Who is on a connection, established by the web layer from the session cookie during the WebSocket handshake. The
+/// hub trusts it: it never sees cookies or passwords.
+/// </summary>
+/// <param name="AccountId">The account's id in the store.</param>
+/// <param name="Username">The username as stored (NFC, with its case).</param>
+/// <param name="DisplayName">The display name at the time of connecting.</param>
+public sealed record ChatIdentity(long AccountId, string Username, string DisplayName);
