@@ -57,6 +57,15 @@ public sealed class RecordingTransport : IChatTransport
 {
     public int Sends;
 
+    /// <summary>The connections the hub closed, with the close code and reason, in order.</summary>
+    public ConcurrentQueue<(long ClientId, int Code, string Reason)> Closed { get; } = new();
+
+    public ValueTask CloseAsync(IChatClient client, int closeCode, string reason)
+    {
+        Closed.Enqueue((client.Id, closeCode, reason));
+        return ValueTask.CompletedTask;
+    }
+
     public ValueTask SendAsync(string json, IReadOnlyList<IChatClient> clients)
     {
         Interlocked.Increment(ref Sends);
