@@ -1,30 +1,62 @@
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using Tern.Chat.Hub;
 
 namespace Tern.Chat;
 
-/// <summary>How to run the chat: where to listen and where to keep history. Read from the command line and the environment.</summary>
+/// <summary>
+/// How to run the chat, read the .NET way: an optional appsettings.json next to the program, then environment variables
+/// prefixed <c>TERN_CHAT_</c>, then the command line (<c>--port 8081</c>), each overriding the one before. The hub's
+/// limits are the <c>Hub</c> section (<c>TERN_CHAT_HUB__RATELIMITCOUNT=40</c>, or <c>"Hub": { … }</c> in the file).
+/// </summary>
 public sealed class ChatOptions
 {
-    /// <summary>The value of <see cref="DatabasePath"/> that keeps history in memory only.</summary>
+    /// <summary>The value of <see cref="DatabasePath"/> that keeps everything in memory only.</summary>
     public const string InMemoryDatabase = ":memory:";
 
     /// <summary>The text <c>--help</c> prints.</summary>
     public const string Usage = """
-        Tern.Chat: a browser chat on one port, with history in SQLite.
+        Tern.Chat: a browser messenger on one port, with accounts and history in SQLite.
 
-        Usage: Tern.Chat [--port <port>] [--host <host>] [--db <path>]
+        Usage: Tern.Chat [--port <port>] [--host <host>] [--db <path>] [more options below]
 
-          --port <port>   TCP port to listen on; 0 picks a free one.   [env TERN_CHAT_PORT, default 8080]
-          --host <host>   Address or host name to listen on: localhost, 127.0.0.1, ::1,
-                          0.0.0.0 or * (every IPv4 address), :: (every address).
-                                                                      [env TERN_CHAT_HOST, default localhost]
-          --db <path>     SQLite file for the history (created if missing),
-                          or :memory: to keep it in memory only.      [env TERN_CHAT_DB, default tern-chat.db]
-          -h, --help      Show this help.
+          --port <port>              TCP port to listen on; 0 picks a free one.
+                                                            [env TERN_CHAT_PORT, default 8080]
+          --host <host>              Address or host name to listen on: localhost, 127.0.0.1, ::1,
+                                     0.0.0.0 or * (every IPv4 address), :: (every address).
+                                                            [env TERN_CHAT_HOST, default localhost]
+          --db <path>                SQLite file for accounts and history (created if missing),
+                                     or :memory: to keep everything in memory only.
+                                                            [env TERN_CHAT_DB, default tern-chat.db]
+          --allowed-hosts <list>     Host names the chat answers to, comma-separated, or * for any
+                                     (defence against DNS rebinding). Default: the --host name, plus
+                                     localhost, 127.0.0.1 and [::1] when listening on loopback.
+                                                            [env TERN_CHAT_ALLOWEDHOSTS]
+          --allowed-origins <list>   Other origins (https://chat.example.com) allowed to sign in and
+                                     open the chat socket besides the page's own, comma-separated.
+                                                            [env TERN_CHAT_ALLOWEDORIGINS]
+          --secure-cookies <bool>    Mark the session cookie Secure: set true when a TLS proxy serves
+                                     the chat as https.     [env TERN_CHAT_SECURECOOKIES, default false]
+          --session-days <days>      Sessions end after this many days without use.
+                                                            [env TERN_CHAT_SESSIONDAYS, default 30]
+          -h, --help                 Show this help.
 
-        Command-line options win over environment variables.
+        The same keys (Port, Host, Db, AllowedHosts, AllowedOrigins, SecureCookies, SessionDays, and a Hub
+        section with the limits of docs/chat-protocol.md) may be set in an appsettings.json next to the program.
+        Command-line options win over environment variables, which win over the file.
         """;
+
+    // The command line's spelling of each option; the values are configuration keys.
+    private static readonly Dictionary<string, string> s_switches = new(StringComparer.Ordinal)
+    {
+        ["--port"] = nameof(Port),
+        ["--host"] = nameof(Host),
+        ["--db"] = "Db",
+        ["--allowed-hosts"] = nameof(AllowedHosts),
+        ["--allowed-origins"] = nameof(AllowedOrigins),
+        ["--secure-cookies"] = nameof(SecureCookies),
+        ["--session-days"] = nameof(SessionDays),
+    };
 
     /// <summary>The port; 0 picks a free one. Default 8080.</summary>
     public int Port { get; set; } = 8080;
@@ -32,88 +64,168 @@ public sealed class ChatOptions
     /// <summary>The host name or address to listen on. Default localhost.</summary>
     public string Host { get; set; } = "localhost";
 
-    /// <summary>The SQLite file for history, or <see cref="InMemoryDatabase"/>. Default tern-chat.db.</summary>
+    /// <summary>The SQLite file, or <see cref="InMemoryDatabase"/>. Default tern-chat.db. Configuration key <c>Db</c>.</summary>
+    [ConfigurationKeyName("Db")]
     public string DatabasePath { get; set; } = "tern-chat.db";
+
+    /// <summary>Host names the chat answers to, comma-separated; "*" for any; empty for the default (see <see cref="Usage"/>).</summary>
+    public string AllowedHosts { get; set; } = "";
+
+    /// <summary>Origins allowed besides the page's own, comma-separated.</summary>
+    public string AllowedOrigins { get; set; } = "";
+
+    /// <summary>Whether the session cookie is marked Secure (the chat is served as https by a TLS proxy).</summary>
+    public bool SecureCookies { get; set; }
+
+    /// <summary>Days without use after which a session ends. Default 30.</summary>
+    public int SessionDays { get; set; } = 30;
 
     /// <summary>True when --help was asked for.</summary>
     public bool ShowHelp { get; set; }
 
-    /// <summary>The hub's limits.</summary>
+    /// <summary>The hub's limits (configuration section <c>Hub</c>).</summary>
     public ChatHubOptions Hub { get; } = new();
 
-    /// <summary>Reads the options: defaults, then environment variables, then the command line.</summary>
+    /// <summary>
+    /// Reads the options: defaults, then appsettings.json next to the program, then environment variables, then the
+    /// command line.
+    /// </summary>
+    /// <param name="args">The command line.</param>
+    /// <param name="environment">The environment; null reads the process's own.</param>
     /// <exception cref="ChatOptionsException">An option is unknown, lacks its value or has a bad one.</exception>
-    public static ChatOptions Parse(IReadOnlyList<string> args, Func<string, string?> getEnvironmentVariable)
+    public static ChatOptions Load(IReadOnlyList<string> args, IEnumerable<KeyValuePair<string, string?>>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(getEnvironmentVariable);
         var options = new ChatOptions();
-        if (getEnvironmentVariable("TERN_CHAT_PORT") is { Length: > 0 } port)
+        if (args.Any(a => a is "-h" or "--help" or "-?" or "/?"))
         {
-            options.Port = ParsePort(port, "TERN_CHAT_PORT");
+            options.ShowHelp = true;
+            return options;
         }
 
-        if (getEnvironmentVariable("TERN_CHAT_HOST") is { Length: > 0 } host)
+        string[] commandLine = CheckSwitches(args);
+        var builder = new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true);
+        if (environment is null)
         {
-            options.Host = host;
+            builder.AddEnvironmentVariables(EnvironmentPrefix);
+        }
+        else
+        {
+            // The same mapping the environment provider applies: prefix removed, "__" for ':'.
+            builder.AddInMemoryCollection(environment
+                .Where(pair => pair.Key.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
+                .Select(pair => KeyValuePair.Create(pair.Key[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal), pair.Value)));
         }
 
-        if (getEnvironmentVariable("TERN_CHAT_DB") is { Length: > 0 } db)
+        IConfiguration configuration = builder.AddCommandLine(commandLine, s_switches).Build();
+        try
         {
-            options.DatabasePath = db;
+            configuration.Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            // "Failed to convert configuration value 'http' at 'Port' to type 'System.Int32'."
+            throw new ChatOptionsException($"{Describe(configuration, e)} Run with --help to see the options.", e);
         }
 
-        for (int i = 0; i < args.Count; i++)
+        if (options.Port is < 0 or > 65535)
         {
-            string arg = args[i];
-            string name = arg;
-            string? value = null;
-            int equals = arg.IndexOf('=', StringComparison.Ordinal);
-            if (arg.StartsWith("--", StringComparison.Ordinal) && equals > 0)
-            {
-                name = arg[..equals];
-                value = arg[(equals + 1)..];
-            }
+            throw new ChatOptionsException($"'{options.Port.ToString(CultureInfo.InvariantCulture)}' is not a port number (0 to 65535) for --port (or TERN_CHAT_PORT).");
+        }
 
-            switch (name)
-            {
-                case "-h" or "--help" or "-?" or "/?":
-                    options.ShowHelp = true;
-                    break;
-                case "--port":
-                    options.Port = ParsePort(value ?? NextValue(args, ref i, name), name);
-                    break;
-                case "--host":
-                    options.Host = NonEmpty(value ?? NextValue(args, ref i, name), name);
-                    break;
-                case "--db":
-                    options.DatabasePath = NonEmpty(value ?? NextValue(args, ref i, name), name);
-                    break;
-                default:
-                    throw new ChatOptionsException($"Unknown option '{arg}'.");
-            }
+        if (string.IsNullOrWhiteSpace(options.Host) || string.IsNullOrWhiteSpace(options.DatabasePath))
+        {
+            throw new ChatOptionsException(string.IsNullOrWhiteSpace(options.Host) ? "Option '--host' needs a value." : "Option '--db' needs a value.");
+        }
+
+        if (options.SessionDays < 1)
+        {
+            throw new ChatOptionsException("Sessions must last at least a day (--session-days 1 or more).");
         }
 
         return options;
     }
 
-    private static string NextValue(IReadOnlyList<string> args, ref int i, string name)
+    /// <summary><see cref="AllowedOrigins"/> as a list.</summary>
+    public IReadOnlyList<string> AllowedOriginList => SplitList(AllowedOrigins);
+
+    /// <summary>
+    /// <see cref="AllowedHosts"/> as a list, or the default when empty: the listen host, plus the loopback names when
+    /// listening on loopback. An empty list means any host ("*", or listening on every address without a list).
+    /// </summary>
+    public IReadOnlyList<string> GetAllowedHostList()
     {
-        if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+        IReadOnlyList<string> configured = SplitList(AllowedHosts);
+        if (configured.Contains("*"))
         {
-            throw new ChatOptionsException($"Option '{name}' needs a value.");
+            return [];
         }
 
-        return args[++i];
+        if (configured.Count > 0)
+        {
+            return configured;
+        }
+
+        return Host switch
+        {
+            "localhost" or "127.0.0.1" or "::1" or "[::1]" => ["localhost", "127.0.0.1", "[::1]"],
+            // Listening everywhere: the names people use to reach the machine are not known here.
+            "*" or "0.0.0.0" or "::" or "[::]" => [],
+            _ => [Host],
+        };
     }
 
-    private static string NonEmpty(string value, string name) =>
-        value.Length > 0 ? value : throw new ChatOptionsException($"Option '{name}' needs a value.");
+    private const string EnvironmentPrefix = "TERN_CHAT_";
 
-    private static int ParsePort(string value, string source) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port <= 65535
-            ? port
-            : throw new ChatOptionsException($"'{value}' is not a port number (0 to 65535) for {source}.");
+    private static IReadOnlyList<string> SplitList(string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static string[] CheckSwitches(IReadOnlyList<string> args)
+    {
+        // The provider accepts any --key; an unknown one (a typo) must fail rather than be ignored.
+        for (int i = 0; i < args.Count; i++)
+        {
+            string name = args[i].Split('=', 2)[0];
+            if (!s_switches.ContainsKey(name))
+            {
+                throw new ChatOptionsException($"Unknown option '{name}'.");
+            }
+
+            if (args[i].Contains('=', StringComparison.Ordinal))
+            {
+                if (args[i].Length == name.Length + 1)
+                {
+                    throw new ChatOptionsException($"Option '{name}' needs a value.");
+                }
+            }
+            else if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ChatOptionsException($"Option '{name}' needs a value.");
+            }
+            else
+            {
+                i++; // the value
+            }
+        }
+
+        return [.. args];
+    }
+
+    private static string Describe(IConfiguration configuration, InvalidOperationException e)
+    {
+        // Name the setting in the user's terms: the switch and the environment variable.
+        foreach ((string flag, string key) in s_switches)
+        {
+            if (e.Message.Contains($"'{key}'", StringComparison.Ordinal))
+            {
+                return $"'{configuration[key]}' is not a valid value for {flag} (or {EnvironmentPrefix}{key.ToUpperInvariant()}).";
+            }
+        }
+
+        return e.Message;
+    }
 }
 
 /// <summary>A command-line or environment setting is wrong; the message says which and why.</summary>

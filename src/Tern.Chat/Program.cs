@@ -6,7 +6,7 @@ using Tern.Chat;
 ChatOptions options;
 try
 {
-    options = ChatOptions.Parse(args, Environment.GetEnvironmentVariable);
+    options = ChatOptions.Load(args);
 }
 catch (ChatOptionsException e)
 {

@@ -2,56 +2,82 @@ namespace Tern.Chat.Tests;
 
 public sealed class ChatOptionsTests
 {
-    private static readonly Func<string, string?> s_noEnvironment = _ => null;
+    private static readonly Dictionary<string, string?> s_noEnvironment = [];
 
     [Fact]
     public void Defaults_are_localhost_8080_and_tern_chat_db()
     {
-        ChatOptions options = ChatOptions.Parse([], s_noEnvironment);
+        ChatOptions options = ChatOptions.Load([], s_noEnvironment);
 
         Assert.Equal(8080, options.Port);
         Assert.Equal("localhost", options.Host);
         Assert.Equal("tern-chat.db", options.DatabasePath);
+        Assert.False(options.SecureCookies);
+        Assert.Equal(30, options.SessionDays);
+        Assert.Equal(["localhost", "127.0.0.1", "[::1]"], options.GetAllowedHostList());
+        Assert.Empty(options.AllowedOriginList);
         Assert.False(options.ShowHelp);
     }
 
     [Fact]
     public void Environment_variables_set_the_options_and_the_command_line_wins()
     {
-        var environment = new Dictionary<string, string?> { ["TERN_CHAT_PORT"] = "9000", ["TERN_CHAT_HOST"] = "0.0.0.0", ["TERN_CHAT_DB"] = "/tmp/x.db" };
+        var environment = new Dictionary<string, string?>
+        {
+            ["TERN_CHAT_PORT"] = "9000", ["TERN_CHAT_HOST"] = "0.0.0.0", ["TERN_CHAT_DB"] = "/tmp/x.db", ["OTHER_PORT"] = "1",
+            ["TERN_CHAT_HUB__RATELIMITCOUNT"] = "7",
+        };
 
-        ChatOptions fromEnvironment = ChatOptions.Parse([], name => environment.GetValueOrDefault(name));
-        ChatOptions overridden = ChatOptions.Parse(["--port", "9001", "--db=:memory:"], name => environment.GetValueOrDefault(name));
+        ChatOptions fromEnvironment = ChatOptions.Load([], environment);
+        ChatOptions overridden = ChatOptions.Load(["--port", "9001", "--db=:memory:", "--secure-cookies", "true"], environment);
 
-        Assert.Equal((9000, "0.0.0.0", "/tmp/x.db"), (fromEnvironment.Port, fromEnvironment.Host, fromEnvironment.DatabasePath));
-        Assert.Equal((9001, "0.0.0.0", ":memory:"), (overridden.Port, overridden.Host, overridden.DatabasePath));
+        Assert.Equal((9000, "0.0.0.0", "/tmp/x.db", false), (fromEnvironment.Port, fromEnvironment.Host, fromEnvironment.DatabasePath, fromEnvironment.SecureCookies));
+        Assert.Equal((9001, "0.0.0.0", ":memory:", true), (overridden.Port, overridden.Host, overridden.DatabasePath, overridden.SecureCookies));
+        Assert.Equal(7, fromEnvironment.Hub.RateLimitCount);
+    }
+
+    [Fact]
+    public void Host_and_origin_lists_are_comma_separated_and_star_allows_any_host()
+    {
+        ChatOptions listed = ChatOptions.Load(["--allowed-hosts", "chat.example.com, localhost", "--allowed-origins", "https://chat.example.com"], s_noEnvironment);
+        ChatOptions any = ChatOptions.Load(["--allowed-hosts=*"], s_noEnvironment);
+        ChatOptions everywhere = ChatOptions.Load(["--host", "0.0.0.0"], s_noEnvironment);
+        ChatOptions named = ChatOptions.Load(["--host", "chat.internal"], s_noEnvironment);
+
+        Assert.Equal(["chat.example.com", "localhost"], listed.GetAllowedHostList());
+        Assert.Equal(["https://chat.example.com"], listed.AllowedOriginList);
+        Assert.Empty(any.GetAllowedHostList());
+        Assert.Empty(everywhere.GetAllowedHostList());
+        Assert.Equal(["chat.internal"], named.GetAllowedHostList());
     }
 
     [Theory]
     [InlineData("--help")]
     [InlineData("-h")]
-    public void Help_is_recognized(string flag) => Assert.True(ChatOptions.Parse([flag], s_noEnvironment).ShowHelp);
+    public void Help_is_recognized(string flag) => Assert.True(ChatOptions.Load([flag], s_noEnvironment).ShowHelp);
 
     [Fact]
     public void The_usage_lists_every_option_and_its_variable()
     {
-        foreach (string word in new[] { "--port", "--host", "--db", "--help", "TERN_CHAT_PORT", "TERN_CHAT_HOST", "TERN_CHAT_DB", "8080", "tern-chat.db", ":memory:" })
+        foreach (string word in new[] { "--port", "--host", "--db", "--allowed-hosts", "--allowed-origins", "--secure-cookies", "--session-days", "--help",
+                     "TERN_CHAT_PORT", "TERN_CHAT_HOST", "TERN_CHAT_DB", "TERN_CHAT_ALLOWEDHOSTS", "TERN_CHAT_SECURECOOKIES", "8080", "tern-chat.db", ":memory:" })
         {
             Assert.Contains(word, ChatOptions.Usage, StringComparison.Ordinal);
         }
     }
 
     [Theory]
-    [InlineData("Unknown option '--colour'.", "--colour")]
+    [InlineData("Unknown option '--colour'.", "--colour", "red")]
     [InlineData("Option '--port' needs a value.", "--port")]
     [InlineData("Option '--db' needs a value.", "--db", "--port", "1")]
-    [InlineData("'http' is not a port number (0 to 65535) for --port.", "--port", "http")]
-    [InlineData("'70000' is not a port number (0 to 65535) for --port.", "--port=70000")]
-    [InlineData("'-1' is not a port number (0 to 65535) for --port.", "--port=-1")]
+    [InlineData("'http' is not a valid value for --port (or TERN_CHAT_PORT). Run with --help to see the options.", "--port", "http")]
+    [InlineData("'70000' is not a port number (0 to 65535) for --port (or TERN_CHAT_PORT).", "--port=70000")]
+    [InlineData("'-1' is not a port number (0 to 65535) for --port (or TERN_CHAT_PORT).", "--port=-1")]
     [InlineData("Option '--host' needs a value.", "--host=")]
+    [InlineData("Sessions must last at least a day (--session-days 1 or more).", "--session-days", "0")]
     public void Mistakes_are_explained(string message, params string[] args)
     {
-        ChatOptionsException error = Assert.Throws<ChatOptionsException>(() => ChatOptions.Parse(args, s_noEnvironment));
+        ChatOptionsException error = Assert.Throws<ChatOptionsException>(() => ChatOptions.Load(args, s_noEnvironment));
 
         Assert.Equal(message, error.Message);
     }
@@ -59,7 +85,7 @@ public sealed class ChatOptionsTests
     [Fact]
     public void A_bad_port_in_the_environment_names_the_variable()
     {
-        ChatOptionsException error = Assert.Throws<ChatOptionsException>(() => ChatOptions.Parse([], name => name == "TERN_CHAT_PORT" ? "eighty" : null));
+        ChatOptionsException error = Assert.Throws<ChatOptionsException>(() => ChatOptions.Load([], new Dictionary<string, string?> { ["TERN_CHAT_PORT"] = "eighty" }));
 
         Assert.Contains("TERN_CHAT_PORT", error.Message, StringComparison.Ordinal);
     }
