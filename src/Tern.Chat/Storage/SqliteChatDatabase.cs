@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 
 namespace Tern.Chat.Storage;
@@ -107,6 +108,13 @@ public sealed partial class SqliteChatDatabase : IAccountStore, IConversationSto
                 await reader.DisposeAsync().ConfigureAwait(false);
             }
 
+            // Lets SQLite refresh the statistics its query planner uses, as its documentation advises before closing.
+            await using (SqliteCommand optimize = _writer.CreateCommand())
+            {
+                optimize.CommandText = "PRAGMA optimize;";
+                await optimize.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
             // The writer closes last: as the last connection it checkpoints the log into the file and removes it.
             await _writer.DisposeAsync().ConfigureAwait(false);
         }
@@ -207,5 +215,6 @@ public sealed partial class SqliteChatDatabase : IAccountStore, IConversationSto
     private static DateTimeOffset FromStored(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
 
     /// <summary>A list of ids as one parameter, which SQL unpacks with <c>json_each</c>.</summary>
-    private static string ToJsonArray(IEnumerable<long> ids) => "[" + string.Join(',', ids) + "]";
+    private static string ToJsonArray(IEnumerable<long> ids) =>
+        "[" + string.Join(',', ids.Select(id => id.ToString(CultureInfo.InvariantCulture))) + "]";
 }

@@ -3,23 +3,21 @@ using Tern.Chat.Storage;
 namespace Tern.Chat.Tests.Storage;
 
 /// <summary>The store contract on a SQLite file in a temp directory.</summary>
-public class SqliteFileStoreContractTests : StoreContract<SqliteChatDatabase>
+public sealed class SqliteFileStoreContractTests : StoreContract<SqliteChatDatabase>
 {
     /// <summary>A fresh directory per test, deleted after it.</summary>
-    protected string Directory { get; } = Path.Combine(Path.GetTempPath(), "tern-chat-db-" + Guid.NewGuid().ToString("N"));
-
-    protected string DatabasePath => Path.Combine(Directory, "chat.db");
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "tern-chat-db-" + Guid.NewGuid().ToString("N"));
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        System.IO.Directory.Delete(Directory, recursive: true);
+        Directory.Delete(_directory, recursive: true);
     }
 
     protected override async Task<SqliteChatDatabase> OpenStoreAsync()
     {
-        System.IO.Directory.CreateDirectory(Directory);
-        return await SqliteChatDatabase.OpenAsync(DatabasePath);
+        Directory.CreateDirectory(_directory);
+        return await SqliteChatDatabase.OpenAsync(Path.Combine(_directory, "chat.db"));
     }
 }
 

@@ -128,7 +128,7 @@ public sealed class SqliteChatDatabaseTests : IAsyncLifetime
             while (!writer.IsCompleted)
             {
                 IReadOnlyList<StoredMessage> page = await _database.GetBeforeAsync(room.Id, null, 50);
-                Assert.All(page, m => Assert.Equal([alice.Id], m.MentionedAccountIds)); // never a message without its mentions
+                Assert.All(page, m => Assert.Equal([alice.Id], m.MentionedAccountIds)); // never a message without its mentions: an append is one transaction
                 await _database.SearchAsync(alice.Id, "common", null, null, 10);
                 await _database.GetConversationsAsync(alice.Id);
             }

@@ -8,9 +8,7 @@ public abstract partial class StoreContract<TStore>
     [Fact]
     public async Task Search_finds_every_word_the_last_as_a_prefix_newest_first()
     {
-        Account alice = await AccountAsync();
-        Conversation general = await RoomAsync("general", alice.Id);
-        await Store.AddMemberAsync(general.Id, alice.Id, Start);
+        (Account alice, Conversation general) = await MemberOfNewRoomAsync("general");
         StoredMessage older = await SayAsync(general, alice, "The quick brown fox");
         await SayAsync(general, alice, "a quick red car");
         StoredMessage newer = await SayAsync(general, alice, "Brownies for the QUICK ones");
@@ -27,9 +25,7 @@ public abstract partial class StoreContract<TStore>
     [Fact]
     public async Task Search_ignores_accents_and_finds_non_latin_words()
     {
-        Account alice = await AccountAsync();
-        Conversation general = await RoomAsync("general", alice.Id);
-        await Store.AddMemberAsync(general.Id, alice.Id, Start);
+        (Account alice, Conversation general) = await MemberOfNewRoomAsync("general");
         StoredMessage cafe = await SayAsync(general, alice, "Un café crème");
         StoredMessage russian = await SayAsync(general, alice, "Привет мир");
 
@@ -60,9 +56,7 @@ public abstract partial class StoreContract<TStore>
     [InlineData("quick\0fox")]
     public async Task Search_syntax_in_the_query_is_only_text(string query)
     {
-        Account alice = await AccountAsync();
-        Conversation general = await RoomAsync("general", alice.Id);
-        await Store.AddMemberAsync(general.Id, alice.Id, Start);
+        (Account alice, Conversation general) = await MemberOfNewRoomAsync("general");
         StoredMessage fox = await SayAsync(general, alice, "the quick fox");
         await SayAsync(general, alice, "nothing");
 
@@ -76,9 +70,7 @@ public abstract partial class StoreContract<TStore>
     [Fact]
     public async Task Search_operators_are_words_to_look_for()
     {
-        Account alice = await AccountAsync();
-        Conversation general = await RoomAsync("general", alice.Id);
-        await Store.AddMemberAsync(general.Id, alice.Id, Start);
+        (Account alice, Conversation general) = await MemberOfNewRoomAsync("general");
         StoredMessage fox = await SayAsync(general, alice, "the quick fox");
         StoredMessage withOr = await SayAsync(general, alice, "quick OR slow, NOT sure");
 
@@ -152,9 +144,7 @@ public abstract partial class StoreContract<TStore>
     [Fact]
     public async Task Search_never_finds_deleted_messages_and_follows_edits()
     {
-        Account alice = await AccountAsync();
-        Conversation room = await RoomAsync("room", alice.Id);
-        await Store.AddMemberAsync(room.Id, alice.Id, Start);
+        (Account alice, Conversation room) = await MemberOfNewRoomAsync("room");
         StoredMessage deleted = await SayAsync(room, alice, "regrettable words");
         StoredMessage edited = await SayAsync(room, alice, "typo wrods");
 

@@ -40,6 +40,15 @@ public abstract partial class StoreContract<TStore> : IAsyncLifetime
         return creation.Room ?? throw new InvalidOperationException("room limit");
     }
 
+    /// <summary>A new account, member of a new room.</summary>
+    protected async Task<(Account Account, Conversation Room)> MemberOfNewRoomAsync(string roomName = "general")
+    {
+        Account account = await AccountAsync();
+        Conversation room = await RoomAsync(roomName, account.Id);
+        await Store.AddMemberAsync(room.Id, account.Id, Start);
+        return (account, room);
+    }
+
     /// <summary>Appends a message.</summary>
     protected async Task<StoredMessage> SayAsync(Conversation conversation, Account author, string text, string? clientRef = null, params Account[] mentioned)
     {
