@@ -41,10 +41,13 @@ public sealed class SignInThrottle : IDisposable
     public ThrottleDecision TryBeginAttempt(IPAddress address, string? usernameKey)
     {
         ArgumentNullException.ThrowIfNull(address);
-        if (usernameKey is not null)
+        // Looks without taking: a whole failure must be left. (Acquiring zero permits is no test here: a partitioned
+        // token bucket refills in fractions, and answers yes to zero while any fraction of a token is left.)
+        if (usernameKey is not null && _nameFailures.GetStatistics(usernameKey) is { CurrentAvailablePermits: < 1 })
         {
-            // Zero permits: asks whether the bucket has any left without taking one.
-            using RateLimitLease nameLease = _nameFailures.AttemptAcquire(usernameKey, 0);
+            // Asking for one gives the time until it comes; it only succeeds if one came in the meantime, and then
+            // counts as a failure in advance, which errs on the safe side.
+            using RateLimitLease nameLease = _nameFailures.AttemptAcquire(usernameKey);
             if (!nameLease.IsAcquired)
             {
                 return Refused(nameLease);
