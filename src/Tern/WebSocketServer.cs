@@ -630,40 +630,38 @@ public sealed class WebSocketServer : IAsyncDisposable
         HttpRequestHead? request = null;
         HandshakeRefusal? refusal = null;
         var parser = new HttpRequestParser(_options.MaxRequestHeadSize, _options.MaxRequestHeaderCount);
-        // Not linked to io.Aborted (an abort already wakes the read below): a registration on the connection's token
-        // would leave its bookkeeping allocated there for the connection's whole life.
-        using (var timeout = new CancellationTokenSource(_options.HandshakeTimeout))
+        // Not linked to io.Aborted (an abort already wakes the reads): a registration on the connection's token would
+        // leave its bookkeeping allocated there for the connection's whole life. It lives until the request is answered,
+        // because a plain HTTP request's body must arrive within the same deadline as its head.
+        using var timeout = new CancellationTokenSource(_options.HandshakeTimeout);
+        try
         {
-            try
+            while (request is null && refusal is null)
             {
-                while (request is null && refusal is null)
+                ReadResult result = await io.Input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                HttpParseStatus status = parser.TryParse(result.Buffer, out SequencePosition consumed, out request, out refusal);
+                if (status == HttpParseStatus.NeedMoreData)
                 {
-                    ReadResult result = await io.Input.ReadAsync(timeout.Token).ConfigureAwait(false);
-                    HttpParseStatus status = parser.TryParse(result.Buffer, out SequencePosition consumed, out request, out refusal);
-                    if (status == HttpParseStatus.NeedMoreData)
+                    io.Input.AdvanceTo(consumed, result.Buffer.End);
+                    if (result.IsCompleted || result.IsCanceled)
                     {
-                        io.Input.AdvanceTo(consumed, result.Buffer.End);
-                        if (result.IsCompleted || result.IsCanceled)
-                        {
-                            io.Abort();
-                            return default;
-                        }
-                    }
-                    else
-                    {
-                        io.Input.AdvanceTo(consumed);
+                        io.Abort();
+                        return default;
                     }
                 }
+                else
+                {
+                    io.Input.AdvanceTo(consumed);
+                }
             }
-            catch (OperationCanceledException) when (!io.Aborted.IsCancellationRequested)
-            {
-                Log.HandshakeTimeout(_logger, _connectionSettings.LogThrottles.HandshakeTimeouts, remote, _options.HandshakeTimeout);
-                refusal = new HandshakeRefusal(408, "The request did not arrive in time.");
-            }
-            catch (OperationCanceledException)
-            {
-                return default;
-            }
+        }
+        catch (OperationCanceledException) when (!io.Aborted.IsCancellationRequested)
+        {
+            refusal = RequestTimedOut(remote);
+        }
+        catch (OperationCanceledException)
+        {
+            return default;
         }
 
         if (refusal is not null)
@@ -674,7 +672,7 @@ public sealed class WebSocketServer : IAsyncDisposable
 
         if (!Handshake.IsUpgradeRequest(request!))
         {
-            await ServeHttpAsync(io, request!).ConfigureAwait(false);
+            await ServeHttpAsync(io, request!, timeout.Token).ConfigureAwait(false);
             return default;
         }
 
@@ -761,7 +759,17 @@ public sealed class WebSocketServer : IAsyncDisposable
         await FinishHttpAsync(io).ConfigureAwait(false);
     }
 
-    private async Task ServeHttpAsync(DuplexConnection io, HttpRequestHead request)
+    private HandshakeRefusal RequestTimedOut(IPEndPoint remote)
+    {
+        Log.HandshakeTimeout(_logger, _connectionSettings.LogThrottles.HandshakeTimeouts, remote, _options.HandshakeTimeout);
+        return new HandshakeRefusal(408, "The request did not arrive in time.");
+    }
+
+    /// <summary>
+    /// Reads a plain request's body and hands the request to the HTTP handler. <paramref name="deadline"/> fires when
+    /// the whole request, head and body, has taken longer than the handshake timeout.
+    /// </summary>
+    private async Task ServeHttpAsync(DuplexConnection io, HttpRequestHead request, CancellationToken deadline)
     {
         if (_options.HttpHandler is not { } httpHandler)
         {
@@ -770,7 +778,60 @@ public sealed class WebSocketServer : IAsyncDisposable
             return;
         }
 
-        var context = new HttpRequestContext(request, io.Transport.RemoteEndPoint, (response, _) =>
+        HandshakeRefusal? refusal = HttpRequestFraming.GetBodyLength(request, Math.Max(0, _options.MaxRequestBodySize), out long bodyLength);
+        bool keepBody = bodyLength > 0 && !HttpRequestFraming.IgnoresBody(request.Method);
+
+        // A body is held whole while its handler runs, so it counts against the same budget as messages being received:
+        // a crowd of clients each posting the largest body cannot take more memory than that.
+        if (refusal is null && keepBody && !_receiveBudget.TryReserve(bodyLength))
+        {
+            refusal = new HandshakeRefusal(503, "The server is busy: try again later.", [new("Retry-After", "5")]);
+            keepBody = false;
+        }
+
+        if (refusal is not null)
+        {
+            await RefuseAsync(io, refusal, request).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            byte[]? body = keepBody ? GC.AllocateUninitializedArray<byte>((int)bodyLength) : null;
+            try
+            {
+                if (!await HttpRequestBodyReader.ReadAsync(io.Input, bodyLength, body, deadline).ConfigureAwait(false))
+                {
+                    // The client ended its side in the middle of the body: there is no request to answer.
+                    io.Abort();
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (!io.Aborted.IsCancellationRequested)
+            {
+                await RefuseAsync(io, RequestTimedOut(io.Transport.RemoteEndPoint), request).ConfigureAwait(false);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            await HandleHttpAsync(io, request, body, httpHandler).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (keepBody)
+            {
+                _receiveBudget.Release(bodyLength);
+            }
+        }
+    }
+
+    private async Task HandleHttpAsync(DuplexConnection io, HttpRequestHead request, byte[]? body,
+        Func<HttpRequestContext, CancellationToken, ValueTask> httpHandler)
+    {
+        var context = new HttpRequestContext(request, body, io.Transport.RemoteEndPoint, (response, _) =>
         {
             try
             {

@@ -23,7 +23,18 @@ public sealed class WebSocketServerOptions
     /// <summary>Most HTTP request headers accepted; more gets 431. Default 100.</summary>
     public int MaxRequestHeaderCount { get; set; } = 100;
 
-    /// <summary>How long a client may take to send its complete HTTP request after connecting. Default 10 s.</summary>
+    /// <summary>
+    /// Largest body accepted with a plain HTTP request for <see cref="HttpHandler"/>, in bytes. A request declaring a
+    /// longer <c>Content-Length</c> gets 413 Content Too Large before any of its body is read; 0 (or less) accepts only
+    /// empty bodies. A body is held in memory whole, and counts against <see cref="MaxBufferedBytes"/> while its request
+    /// is handled. Default 64 KiB.
+    /// </summary>
+    public int MaxRequestBodySize { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// How long a client may take to send its complete HTTP request after connecting: the head, and the body of a plain
+    /// HTTP request. Default 10 s.
+    /// </summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long to wait for the peer's close frame after sending ours, before dropping the TCP connection. Default 5 s.</summary>
@@ -62,8 +73,8 @@ public sealed class WebSocketServerOptions
     /// Most bytes all connections together may hold in messages being received (reassembly buffers). A message whose
     /// buffer would take the total past it closes its connection with 1013 Try Again Later, and other connections are
     /// untouched; without it, many peers each sending a large message slowly could exhaust memory although every one
-    /// stays under <see cref="MaxMessageSize"/>. Default: a quarter of the memory available to the process (the machine's
-    /// or the container's limit).
+    /// stays under <see cref="MaxMessageSize"/>. Plain HTTP request bodies being handled count too; one that does not fit
+    /// gets 503. Default: a quarter of the memory available to the process (the machine's or the container's limit).
     /// </summary>
     public long MaxBufferedBytes { get; set; } = DefaultMaxBufferedBytes();
 

@@ -84,7 +84,8 @@ public sealed class HttpRequestParser
     /// The response to send when the result is <see cref="HttpParseStatus.Invalid"/>: 400 for malformed syntax, 414
     /// for a request line over the size limit, 431 for a head over the size limit or with too many fields, 505 for a
     /// major version other than 1, 501 for <c>CONNECT</c> and for <c>Transfer-Encoding</c> (request bodies with a
-    /// transfer coding are not supported).
+    /// transfer coding are not supported), and 400 for <c>Transfer-Encoding</c> together with <c>Content-Length</c>
+    /// or a <c>Content-Length</c> that is repeated or not a plain number.
     /// </param>
     public HttpParseStatus TryParse(in ReadOnlySequence<byte> buffer, out SequencePosition consumed,
         out HttpRequestHead? request, out HandshakeRefusal? refusal)
@@ -275,7 +276,8 @@ public sealed class HttpRequestParser
         }
 
         var headers = HttpHeaderCollection.FromValidatedFields(fields);
-        refusal = CheckMessageFraming(headers);
+        // The bytes after the head are left to the caller, so it must be able to tell where a body ends.
+        refusal = HttpRequestFraming.ReadContentLength(headers, out _);
         if (refusal is not null)
         {
             return refusal;
@@ -392,32 +394,6 @@ public sealed class HttpRequestParser
         }
 
         field = new KeyValuePair<string, string>(Intern(name, KnownNames), Intern(value, KnownValues));
-        return null;
-    }
-
-    /// <summary>
-    /// The bytes after the head are left to the caller, so it must be able to tell where a body ends: a single,
-    /// plain Content-Length, and no transfer coding (which would need a chunked decoder this layer does not have).
-    /// </summary>
-    private static HandshakeRefusal? CheckMessageFraming(HttpHeaderCollection headers)
-    {
-        if (headers.Contains("Transfer-Encoding"))
-        {
-            return new HandshakeRefusal(501, "Transfer-Encoding is not supported.");
-        }
-
-        int contentLengths = headers.CountValues("Content-Length", out string? contentLength);
-        if (contentLengths > 1)
-        {
-            return new HandshakeRefusal(400, "Content-Length is sent more than once.");
-        }
-
-        if (contentLengths == 1
-            && (contentLength!.Length is 0 or > 18 || contentLength.AsSpan().ContainsAnyExceptInRange('0', '9')))
-        {
-            return new HandshakeRefusal(400, "Malformed Content-Length.");
-        }
-
         return null;
     }
 

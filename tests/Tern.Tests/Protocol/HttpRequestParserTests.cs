@@ -440,6 +440,7 @@ public class HttpRequestParserTests
     [InlineData("Content-Length: 5, 5", 400)]
     [InlineData("Content-Length: 5\r\nContent-Length: 5", 400)]
     [InlineData("Content-Length: 1234567890123456789", 400)]
+    [InlineData("Content-Length: 5\r\nTransfer-Encoding: chunked", 400)]
     public void Refuses_body_framing_it_cannot_delimit(string fields, int expectedStatus)
     {
         AssertRefused(expectedStatus, "POST / HTTP/1.1\r\nHost: a\r\n" + fields + "\r\n\r\n");

@@ -1,0 +1,148 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace Tern.Chat.Storage;
+
+/// <summary>Messages: append (once per client tag), edit, delete, pages of history.</summary>
+public sealed partial class SqliteChatDatabase
+{
+    // A message with its author's current names and its mentions (ascending ids, as one comma-separated column).
+    private const string MessageColumns = """
+        m.id, m.conversation_id, m.author_id, a.username, a.display_name, m.text, m.time, m.edited, m.deleted, m.client_ref,
+        (SELECT group_concat(n.account_id, ',' ORDER BY n.account_id) FROM mentions n WHERE n.message_id = m.id)
+        """;
+
+    private const string MessageSource = "messages m JOIN accounts a ON a.id = m.author_id";
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The unique index on (conversation, author, client tag) decides whether a message is a re-send, inside the
+    /// insert, so it holds even for writers in other processes. Mentions come back distinct and in ascending order.
+    /// </remarks>
+    public ValueTask<AppendResult> AppendAsync(NewMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(message.Text);
+        ArgumentNullException.ThrowIfNull(message.MentionedAccountIds);
+        return new(WriteAsync(async t =>
+        {
+            long? id = await t.QuerySingleAsync<long?>("""
+                INSERT INTO messages (conversation_id, author_id, text, time, client_ref) VALUES ($conversation, $author, $text, $time, $ref)
+                    ON CONFLICT (conversation_id, author_id, client_ref) WHERE client_ref IS NOT NULL DO NOTHING
+                    RETURNING id;
+                """, r => r.GetInt64(0), cancellationToken, ("$conversation", message.ConversationId), ("$author", message.AuthorId),
+                ("$text", message.Text), ("$time", ToStored(message.Time)), ("$ref", message.ClientRef)).ConfigureAwait(false);
+            if (id is not long newId)
+            {
+                StoredMessage original = (await t.QuerySingleAsync($"""
+                    SELECT {MessageColumns} FROM {MessageSource}
+                    WHERE m.conversation_id = $conversation AND m.author_id = $author AND m.client_ref = $ref;
+                    """, ReadMessage, cancellationToken, ("$conversation", message.ConversationId), ("$author", message.AuthorId),
+                    ("$ref", message.ClientRef)).ConfigureAwait(false))!;
+                return new AppendResult(original, Duplicate: true);
+            }
+
+            await InsertMentionsAsync(t, newId, message.MentionedAccountIds, cancellationToken).ConfigureAwait(false);
+            return new AppendResult((await GetMessageAsync(t, newId, cancellationToken).ConfigureAwait(false))!, Duplicate: false);
+        }, cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<StoredMessage?> GetMessageAsync(long messageId, CancellationToken cancellationToken = default) =>
+        new(ReadAsync(t => GetMessageAsync(t, messageId, cancellationToken), cancellationToken));
+
+    /// <inheritdoc/>
+    public ValueTask<StoredMessage?> EditAsync(long messageId, long authorId, string text, IReadOnlyList<long> mentionedAccountIds, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(mentionedAccountIds);
+        return new(WriteAsync(async t =>
+        {
+            int changed = await t.ExecuteAsync("""
+                UPDATE messages SET text = $text, edited = $now WHERE id = $id AND author_id = $author AND deleted = 0;
+                """, cancellationToken, ("$id", messageId), ("$author", authorId), ("$text", text), ("$now", ToStored(now))).ConfigureAwait(false);
+            if (changed == 0)
+            {
+                return null;
+            }
+
+            await t.ExecuteAsync("DELETE FROM mentions WHERE message_id = $id;", cancellationToken, ("$id", messageId)).ConfigureAwait(false);
+            await InsertMentionsAsync(t, messageId, mentionedAccountIds, cancellationToken).ConfigureAwait(false);
+            return await GetMessageAsync(t, messageId, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The tombstone keeps its id, conversation, author, time and client tag (so a late re-send is still recognized);
+    /// its edit time becomes the time of the deletion. The index forgets the text through the update trigger.
+    /// </remarks>
+    public ValueTask<StoredMessage?> DeleteAsync(long messageId, long authorId, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        new(WriteAsync(async t =>
+        {
+            int changed = await t.ExecuteAsync("""
+                UPDATE messages SET text = '', deleted = 1, edited = $now WHERE id = $id AND author_id = $author AND deleted = 0;
+                """, cancellationToken, ("$id", messageId), ("$author", authorId), ("$now", ToStored(now))).ConfigureAwait(false);
+            if (changed == 0)
+            {
+                return null;
+            }
+
+            await t.ExecuteAsync("DELETE FROM mentions WHERE message_id = $id;", cancellationToken, ("$id", messageId)).ConfigureAwait(false);
+            return await GetMessageAsync(t, messageId, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken));
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<StoredMessage>> GetBeforeAsync(long conversationId, long? beforeId, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        return new(ReadAsync<IReadOnlyList<StoredMessage>>(async t =>
+        {
+            List<StoredMessage> newestFirst = await t.QueryAsync($"""
+                SELECT {MessageColumns} FROM {MessageSource}
+                WHERE m.conversation_id = $conversation AND m.id < $before
+                ORDER BY m.id DESC LIMIT $limit;
+                """, ReadMessage, cancellationToken, ("$conversation", conversationId), ("$before", beforeId ?? long.MaxValue), ("$limit", limit)).ConfigureAwait(false);
+            newestFirst.Reverse();
+            return newestFirst;
+        }, cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<StoredMessage>> GetAfterAsync(long conversationId, long afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        return new(ReadAsync<IReadOnlyList<StoredMessage>>(async t => await t.QueryAsync($"""
+            SELECT {MessageColumns} FROM {MessageSource}
+            WHERE m.conversation_id = $conversation AND m.id > $after
+            ORDER BY m.id LIMIT $limit;
+            """, ReadMessage, cancellationToken, ("$conversation", conversationId), ("$after", afterId), ("$limit", limit)).ConfigureAwait(false), cancellationToken));
+    }
+
+    private static Task<StoredMessage?> GetMessageAsync(StoreTransaction t, long messageId, CancellationToken cancellationToken) =>
+        t.QuerySingleAsync($"SELECT {MessageColumns} FROM {MessageSource} WHERE m.id = $id;", ReadMessage, cancellationToken, ("$id", messageId));
+
+    private static async Task InsertMentionsAsync(StoreTransaction t, long messageId, IReadOnlyList<long> accountIds, CancellationToken cancellationToken)
+    {
+        if (accountIds.Count > 0)
+        {
+            await t.ExecuteAsync("""
+                INSERT INTO mentions (message_id, account_id) SELECT $id, value FROM json_each($accounts) WHERE true ON CONFLICT DO NOTHING;
+                """, cancellationToken, ("$id", messageId), ("$accounts", ToJsonArray(accountIds))).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads <see cref="MessageColumns"/>.</summary>
+    private static StoredMessage ReadMessage(SqliteDataReader reader) => new(
+        reader.GetInt64(0),
+        reader.GetInt64(1),
+        reader.GetInt64(2),
+        reader.GetString(3),
+        reader.GetString(4),
+        reader.GetString(5),
+        FromStored(reader.GetInt64(6)),
+        reader.IsDBNull(7) ? null : FromStored(reader.GetInt64(7)),
+        reader.GetInt64(8) != 0,
+        reader.IsDBNull(9) ? null : reader.GetString(9),
+        reader.IsDBNull(10) ? [] : Array.ConvertAll(reader.GetString(10).Split(','), id => long.Parse(id, CultureInfo.InvariantCulture)));
+}
