@@ -97,7 +97,10 @@ public sealed class ChatHub : IAsyncDisposable
     public async ValueTask ConnectAsync(IChatClient client, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var session = new ChatSession(client, new SlidingWindowRateLimiter(_options.RateLimitCount, _options.RateLimitWindow, _time));
+        var session = new ChatSession(
+            client,
+            new SlidingWindowRateLimiter(_options.RateLimitCount, _options.RateLimitWindow, _time),
+            new SlidingWindowRateLimiter(_options.RequestRateLimitCount, _options.RequestRateLimitWindow, _time));
         if (!_sessions.TryAdd(client.Id, session))
         {
             throw new InvalidOperationException($"Client {client.Id} is already connected.");
@@ -118,10 +121,14 @@ public sealed class ChatHub : IAsyncDisposable
         (ClientMessage? request, ErrorMessage? parseError) = Parse(utf8Json);
         string? clientRef = request?.Ref;
 
-        // Garbage counts against the limit too: flooding with it must not be free.
-        if (!session.RateLimiter.TryAcquire(out TimeSpan retryAfter))
+        // Messages people post have their limit; everything else (garbage included: flooding with it must not be
+        // free) has its own, so that posting up to the message limit never stops a page from changing rooms.
+        bool posting = request?.Type is "say" or "private";
+        if (!(posting ? session.MessageLimiter : session.RequestLimiter).TryAcquire(out TimeSpan retryAfter))
         {
-            await SendAsync(session, ChatErrors.RateLimited(_options.RateLimitCount, _options.RateLimitWindow, retryAfter, clientRef)).ConfigureAwait(false);
+            await SendAsync(session, posting
+                ? ChatErrors.RateLimited(_options.RateLimitCount, _options.RateLimitWindow, retryAfter, clientRef)
+                : ChatErrors.RateLimited(_options.RequestRateLimitCount, _options.RequestRateLimitWindow, retryAfter, clientRef, "requests")).ConfigureAwait(false);
             return;
         }
 
@@ -747,15 +754,19 @@ public sealed class ChatHub : IAsyncDisposable
         public ITimer? GraceTimer { get; set; }
     }
 
-    /// <summary>One connected client: its rate limiter and the rooms it is in.</summary>
-    private sealed class ChatSession(IChatClient client, SlidingWindowRateLimiter rateLimiter)
+    /// <summary>One connected client: its rate limiters and the rooms it is in.</summary>
+    private sealed class ChatSession(IChatClient client, SlidingWindowRateLimiter messageLimiter, SlidingWindowRateLimiter requestLimiter)
     {
         private readonly object _lock = new();
         private readonly Dictionary<string, Member> _memberships = new(StringComparer.Ordinal);
 
         public IChatClient Client { get; } = client;
 
-        public SlidingWindowRateLimiter RateLimiter { get; } = rateLimiter;
+        /// <summary>For say and private.</summary>
+        public SlidingWindowRateLimiter MessageLimiter { get; } = messageLimiter;
+
+        /// <summary>For every other frame.</summary>
+        public SlidingWindowRateLimiter RequestLimiter { get; } = requestLimiter;
 
         public int MembershipCount
         {

@@ -6,11 +6,21 @@ public sealed class ChatHubOptions
     /// <summary>Longest message text, in UTF-16 code units (what JavaScript's <c>length</c> counts). Default 4,000.</summary>
     public int MaxTextLength { get; set; } = 4000;
 
-    /// <summary>How many messages a connection may send in <see cref="RateLimitWindow"/>. Default 20.</summary>
+    /// <summary>How many messages (say and private) a connection may post in <see cref="RateLimitWindow"/>. Default 20.</summary>
     public int RateLimitCount { get; set; } = 20;
 
     /// <summary>The sliding window of the rate limit. Default 10 s.</summary>
     public TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How many other frames (join, leave, history, rooms, and anything unparsable) a connection may send in
+    /// <see cref="RequestRateLimitWindow"/>. Separate from the message limit, so that someone who posted up to it can
+    /// still change rooms; generous, but a flood of joins is not free. Default 60.
+    /// </summary>
+    public int RequestRateLimitCount { get; set; } = 60;
+
+    /// <summary>The sliding window of <see cref="RequestRateLimitCount"/>. Default 10 s.</summary>
+    public TimeSpan RequestRateLimitWindow { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How many recent messages a join without a last-seen id gets. Default 100.</summary>
     public int HistoryOnJoin { get; set; } = 100;

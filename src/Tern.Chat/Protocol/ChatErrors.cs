@@ -32,9 +32,9 @@ public static class ChatErrors
         new("binary_not_supported", "Binary messages are not supported; send JSON as text.", null, null, null);
 
     /// <summary>Too many messages in the rate window.</summary>
-    public static ErrorMessage RateLimited(int count, TimeSpan window, TimeSpan retryAfter, string? clientRef) =>
+    public static ErrorMessage RateLimited(int count, TimeSpan window, TimeSpan retryAfter, string? clientRef, string what = "messages") =>
         new("rate_limited",
-            string.Create(CultureInfo.InvariantCulture, $"Slow down: at most {count} messages per {window.TotalSeconds:0.#} seconds. Try again in {Math.Max(0.1, retryAfter.TotalSeconds):0.#} s."),
+            string.Create(CultureInfo.InvariantCulture, $"Slow down: at most {count} {what} per {window.TotalSeconds:0.#} seconds. Try again in {Math.Max(0.1, retryAfter.TotalSeconds):0.#} s."),
             clientRef, null, Math.Round(Math.Max(0.1, retryAfter.TotalSeconds), 1));
 
     /// <summary>The room name is not valid.</summary>

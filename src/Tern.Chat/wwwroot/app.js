@@ -44,6 +44,13 @@ const state = {
   members: [],
   rooms: [],
   outbox: new Map(),        // ref -> { kind, room, to, text, element, sent } for messages not yet confirmed
+  // A room change the server has not confirmed yet: the room to go to (null: the lobby). The page stays in the
+  // current room until its outbox is sent and the server answers the leave with 'left', so that what the page
+  // shows never disagrees with the server, and nothing typed is dropped.
+  moveTo: undefined,
+  leaving: false,           // the leave for moveTo was sent on this connection
+  requests: new Map(),      // ref -> join/leave/history request not yet answered, to send again after rate_limited
+  requestSeq: 0,
   privateTo: null,
   unread: 0,
   lastRendered: null,       // { nick, time, kind } of the last item, for grouping
@@ -83,6 +90,8 @@ function connect() {
     state.connected = false;
     state.joined = false;
     state.syncing = false;
+    state.leaving = false;
+    state.requests.clear(); // hello sends the join again, and the move goes on after it
     updateComposer();
     // Messages not yet confirmed go back to waiting; after the rejoin, those the history lacks are sent again.
     resetOutboxForReconnect();
@@ -163,7 +172,12 @@ const handlers = {
   },
 
   joined(message) {
-    if (message.room !== state.room) return;
+    state.requests.delete(message.ref);
+    if (message.room !== state.room) {
+      // The page moved on while this join was on its way: leave, so the server does not keep us there.
+      send({ type: 'leave', room: message.room });
+      return;
+    }
     state.joined = true;
     state.nick = message.nick;
     state.token = message.token;
@@ -175,7 +189,7 @@ const handlers = {
     for (const item of message.history) renderMessage(item);
     if (message.more) {
       state.syncing = true;
-      send({ type: 'history', room: state.room, after: state.lastId, historyId: state.historyId });
+      request({ type: 'history', room: state.room, after: state.lastId, historyId: state.historyId });
     } else {
       finishSync();
     }
@@ -184,10 +198,11 @@ const handlers = {
   },
 
   history(message) {
+    state.requests.delete(message.ref);
     if (message.room !== state.room) return;
     for (const item of message.messages) renderMessage(item);
     if (message.more && message.messages.length > 0) {
-      send({ type: 'history', room: state.room, after: state.lastId, historyId: state.historyId });
+      request({ type: 'history', room: state.room, after: state.lastId, historyId: state.historyId });
     } else {
       finishSync();
     }
@@ -225,7 +240,18 @@ const handlers = {
   },
 
   left(message) {
+    state.requests.delete(message.ref);
     if (message.room !== state.room) return;
+    if (message.reason === 'left' && state.moveTo !== undefined) {
+      // The server confirmed the leave: now the page may show the next room (or the lobby).
+      const to = state.moveTo;
+      state.moveTo = undefined;
+      state.leaving = false;
+      state.joined = false;
+      if (to) enterRoom(to);
+      else enterLobby();
+      return;
+    }
     if (message.reason === 'replaced') {
       // The same membership was taken over from another tab or device; rejoining here on our own would take it back.
       state.joined = false;
@@ -244,6 +270,23 @@ const handlers = {
   },
 
   error(message) {
+    const request = message.ref ? state.requests.get(message.ref) : null;
+    if (request && message.code === 'rate_limited') {
+      // Joins, leaves and history pages must not be lost to the rate limit: the page's rooms would disagree with
+      // the server's. Send it again when allowed, unless a reconnect or a room change made it moot.
+      setTimeout(() => {
+        if (state.requests.get(message.ref) !== request) return;
+        if (request.type === 'join' && request.room !== state.room) { state.requests.delete(message.ref); return; }
+        send(request);
+      }, Math.ceil((message.retryAfterSeconds ?? 1) * 1000) + 50);
+      return;
+    }
+    if (request) state.requests.delete(message.ref);
+    if (request?.type === 'leave' && message.code === 'not_in_room') {
+      // The server does not have us there: what the leave was for is done.
+      handlers.left({ type: 'left', room: request.room, reason: 'left' });
+      return;
+    }
     const pending = message.ref ? state.outbox.get(message.ref) : null;
     if (pending) {
       if (message.code === 'rate_limited') {
@@ -285,6 +328,13 @@ function handle(message) {
   if (handler) handler(message);
 }
 
+// Sends a join, leave or history request with a ref of its own, kept until answered (see the rate_limited case).
+function request(message) {
+  message.ref = `r-${++state.requestSeq}`;
+  state.requests.set(message.ref, message);
+  send(message);
+}
+
 function sendJoin() {
   state.joined = false;
   const join = { type: 'join', room: state.room, nick: state.nick };
@@ -294,7 +344,7 @@ function sendJoin() {
     join.historyId = state.historyId;
     state.syncing = true;
   }
-  send(join);
+  request(join);
 }
 
 function finishSync() {
@@ -316,6 +366,11 @@ function submitText() {
   const raw = ui.text.value;
   if (!raw.trim()) return;
   if (!state.room) return;
+  if (state.leaving) {
+    // It would reach the room after we left it; the text stays in the box for the next room.
+    toast(`Leaving #${state.room}…`);
+    return;
+  }
 
   let kind = state.privateTo ? 'private' : 'say';
   let to = state.privateTo;
@@ -348,13 +403,14 @@ function submitText() {
 
 function flushOutbox() {
   if (!state.joined || state.syncing) return;
+  if (state.outbox.size === 0 && state.moveTo !== undefined && !state.leaving) {
+    // Everything typed here has been sent: now leave for the room change.
+    state.leaving = true;
+    request({ type: 'leave', room: state.room });
+    return;
+  }
   for (const item of state.outbox.values()) {
     if (item.sent) continue;
-    if (item.room !== state.room) {
-      state.outbox.delete(item.ref);
-      item.element.remove();
-      continue;
-    }
     const message = item.kind === 'private'
       ? { type: 'private', room: item.room, to: item.to, text: item.text, ref: item.ref }
       : { type: 'say', room: item.room, text: item.text, ref: item.ref };
@@ -369,6 +425,7 @@ function confirmSent(ref) {
   if (!item) return;
   state.outbox.delete(ref);
   item.element.remove();
+  flushOutbox();
 }
 
 function resetOutboxForReconnect() {
@@ -595,7 +652,7 @@ function setRooms(rooms) {
     button.append(el('span', 'room-name', `#${room.room}`));
     button.append(el('span', 'count', String(room.members)));
     if (room.room === state.room) button.setAttribute('aria-current', 'true');
-    button.addEventListener('click', () => switchRoom(room.room));
+    button.addEventListener('click', () => moveTo(room.room));
     li.append(button);
     ui.roomList.append(li);
 
@@ -691,6 +748,8 @@ function startJoin(room, nick) {
   state.room = room;
   state.nick = nick;
   state.replaced = false;
+  state.moveTo = undefined;
+  state.leaving = false;
   const saved = loadSession();
   state.token = saved && saved.room === room && saved.nick.toLowerCase() === nick.toLowerCase() ? saved.token : null;
   clearConversation();
@@ -701,11 +760,29 @@ function startJoin(room, nick) {
   if (state.connected) sendJoin();
 }
 
-function switchRoom(room) {
+// Goes to another room, or to the lobby (room null). While the server has us in the current room, the page stays
+// there until its unsent messages are sent and the leave is confirmed (see the 'left' handler).
+function moveTo(room) {
   closeDrawers();
-  if (room === state.room) return;
-  if (state.joined) send({ type: 'leave', room: state.room });
   ui.switchError.textContent = '';
+  if (room === state.room) {
+    state.moveTo = undefined; // going back where we are: cancel a move still waiting
+    return;
+  }
+  if (state.joined || (state.outbox.size > 0 && !state.replaced)) {
+    state.moveTo = room;
+    if (state.outbox.size > 0) toast(`Sending ${state.outbox.size === 1 ? 'your message' : `your ${state.outbox.size} messages`} to #${state.room} first…`);
+    flushOutbox();
+    return;
+  }
+  // Not in the room on this connection (it dropped, or another tab took over) and nothing to send: the server's
+  // place, if any, ends with the reconnect grace.
+  if (state.outbox.size > 0) toast(`${state.outbox.size} unsent message(s) to #${state.room} were discarded.`);
+  if (room) enterRoom(room);
+  else enterLobby();
+}
+
+function enterRoom(room) {
   state.members = [];
   startJoin(room, state.nick);
   ui.roomTitle.textContent = `#${room}`;
@@ -744,12 +821,15 @@ ui.switchForm.addEventListener('submit', (event) => {
     return;
   }
   ui.newRoom.value = '';
-  switchRoom(room);
+  moveTo(room);
 });
 
-ui.leaveButton.addEventListener('click', () => {
-  if (state.joined) send({ type: 'leave', room: state.room });
+ui.leaveButton.addEventListener('click', () => moveTo(null));
+
+function enterLobby() {
   state.room = null;
+  state.moveTo = undefined;
+  state.leaving = false;
   state.token = null;
   state.joined = false;
   clearSession();
@@ -760,7 +840,7 @@ ui.leaveButton.addEventListener('click', () => {
   showLobby();
   ui.joinButton.disabled = false;
   ui.joinButton.textContent = 'Join';
-});
+}
 
 ui.composer.addEventListener('submit', (event) => {
   event.preventDefault();
