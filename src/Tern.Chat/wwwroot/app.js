@@ -51,6 +51,7 @@ const state = {
   leaving: false,           // the leave for moveTo was sent on this connection
   requests: new Map(),      // ref -> join/leave/history request not yet answered, to send again after rate_limited
   requestSeq: 0,
+  outboxPausedUntil: 0,     // after rate_limited, nothing is sent before this time
   privateTo: null,
   unread: 0,
   lastRendered: null,       // { nick, time, kind } of the last item, for grouping
@@ -293,7 +294,9 @@ const handlers = {
         // Keep it and send it again once the window allows.
         pending.sent = false;
         markPending(pending, `Waiting ${message.retryAfterSeconds ?? 1} s (rate limit)…`);
-        setTimeout(flushOutbox, Math.ceil((message.retryAfterSeconds ?? 1) * 1000) + 50);
+        const wait = Math.ceil((message.retryAfterSeconds ?? 1) * 1000);
+        state.outboxPausedUntil = Date.now() + wait;
+        setTimeout(flushOutbox, wait + 50);
         return;
       }
       state.outbox.delete(message.ref);
@@ -301,6 +304,7 @@ const handlers = {
       if (!ui.text.value) ui.text.value = pending.kind === 'private' ? `/msg ${pending.to} ${pending.text}` : pending.text;
       autoGrow();
       toast(message.message);
+      flushOutbox(); // the next one's turn
       return;
     }
 
@@ -393,6 +397,7 @@ function submitText() {
   const ref = newRef();
   const item = { ref, kind, room: state.room, to, text, sent: false, element: null };
   item.element = renderPending(item);
+  if (state.joined) markPending(item, 'Queued…');
   state.outbox.set(ref, item);
   ui.text.value = '';
   autoGrow();
@@ -409,8 +414,12 @@ function flushOutbox() {
     request({ type: 'leave', room: state.room });
     return;
   }
-  for (const item of state.outbox.values()) {
-    if (item.sent) continue;
+  // One message at a time, the next once the previous is confirmed or refused: sent together, the sliding window
+  // could refuse one and let a later one through, and they would be stored out of the order typed. The outbox
+  // only ever holds the current room's messages (startJoin empties it), in the order typed.
+  if (Date.now() < state.outboxPausedUntil) return;
+  const item = state.outbox.values().next().value;
+  if (item && !item.sent) {
     const message = item.kind === 'private'
       ? { type: 'private', room: item.room, to: item.to, text: item.text, ref: item.ref }
       : { type: 'say', room: item.room, text: item.text, ref: item.ref };
