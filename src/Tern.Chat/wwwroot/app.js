@@ -646,13 +646,16 @@ function setMembers(members) {
   }
   ui.peopleCount.textContent = String(state.members.length);
   ui.peopleHeadingCount.textContent = `· ${state.members.length}`;
+  setRooms(state.rooms); // the current room's count follows the people list
 }
 
 function setRooms(rooms) {
   state.rooms = rooms;
   ui.roomList.replaceChildren();
   ui.lobbyRooms.replaceChildren();
-  const list = [...rooms];
+  // The server pushes the list a moment after changes (RoomListDelay); the current room's count comes from the
+  // people list instead, which join and leave keep up to date at once.
+  const list = rooms.map((r) => (r.room === state.room && state.joined ? { room: r.room, members: state.members.length } : r));
   if (state.room && !list.some((r) => r.room === state.room)) list.unshift({ room: state.room, members: state.members.length });
   for (const room of list) {
     const li = el('li');
