@@ -52,6 +52,10 @@ const state = {
   requests: new Map(),      // ref -> join/leave/history request not yet answered, to send again after rate_limited
   requestSeq: 0,
   outboxPausedUntil: 0,     // after rate_limited, nothing is sent before this time
+  // Who was in the room when the connection dropped (lower-cased), until returningUntil. A restarted server has
+  // forgotten everyone, so each rejoin (ours too) comes back as a join; for these people it is no news.
+  returning: new Set(),
+  returningUntil: 0,
   privateTo: null,
   unread: 0,
   lastRendered: null,       // { nick, time, kind } of the last item, for grouping
@@ -89,6 +93,10 @@ function connect() {
     if (socket !== state.socket) return;
     state.socket = null;
     state.connected = false;
+    if (state.joined) {
+      state.returning = new Set(state.members.map((nick) => nick.toLowerCase()));
+      state.returningUntil = Date.now() + 60000; // longer than the longest reconnect backoff (15 s), with room
+    }
     state.joined = false;
     state.syncing = false;
     state.leaving = false;
@@ -230,12 +238,14 @@ const handlers = {
   join(message) {
     if (message.room !== state.room) return;
     if (!state.members.includes(message.nick)) setMembers([...state.members, message.nick]);
+    if (state.returning.delete(message.nick.toLowerCase()) && Date.now() < state.returningUntil) return;
     renderNotice(message.nick === state.nick ? `You joined #${message.room}` : `${message.nick} joined`, message.time, 'join');
   },
 
   leave(message) {
     if (message.room !== state.room) return;
     setMembers(state.members.filter((nick) => nick !== message.nick));
+    state.returning.delete(message.nick.toLowerCase()); // so a later join of theirs is news again
     renderNotice(message.reason === 'disconnected' ? `${message.nick} left (connection lost)` : `${message.nick} left`, message.time, 'leave');
     if (state.privateTo === message.nick) setPrivateTarget(null);
   },
@@ -762,6 +772,7 @@ function startJoin(room, nick) {
   state.replaced = false;
   state.moveTo = undefined;
   state.leaving = false;
+  state.returning.clear();
   const saved = loadSession();
   state.token = saved && saved.room === room && saved.nick.toLowerCase() === nick.toLowerCase() ? saved.token : null;
   clearConversation();
