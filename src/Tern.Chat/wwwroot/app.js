@@ -890,9 +890,14 @@ ui.pmCancel.addEventListener('click', () => {
   ui.text.focus();
 });
 
+let stuckToBottom = true;
 ui.scroller.addEventListener('scroll', () => {
-  if (isNearBottom()) ui.jumpLatest.hidden = true;
+  stuckToBottom = isNearBottom();
+  if (stuckToBottom) ui.jumpLatest.hidden = true;
 });
+// When the conversation gets shorter (the private-message bar opens, the text box grows, a banner shows), the last
+// messages would slide under the composer: a view that was at the bottom stays there.
+new ResizeObserver(() => { if (stuckToBottom) scrollToBottom(); }).observe(ui.scroller);
 ui.jumpLatest.addEventListener('click', scrollToBottom);
 
 // Drawers on narrow screens.
