@@ -44,6 +44,18 @@ const state = {
   members: [],
   rooms: [],
   outbox: new Map(),        // ref -> { kind, room, to, text, element, sent } for messages not yet confirmed
+  // A room change the server has not confirmed yet: the room to go to (null: the lobby). The page stays in the
+  // current room until its outbox is sent and the server answers the leave with 'left', so that what the page
+  // shows never disagrees with the server, and nothing typed is dropped.
+  moveTo: undefined,
+  leaving: false,           // the leave for moveTo was sent on this connection
+  requests: new Map(),      // ref -> join/leave/history request not yet answered, to send again after rate_limited
+  requestSeq: 0,
+  outboxPausedUntil: 0,     // after rate_limited, nothing is sent before this time
+  // Who was in the room when the connection dropped (lower-cased), until returningUntil. A restarted server has
+  // forgotten everyone, so each rejoin (ours too) comes back as a join; for these people it is no news.
+  returning: new Set(),
+  returningUntil: 0,
   privateTo: null,
   unread: 0,
   lastRendered: null,       // { nick, time, kind } of the last item, for grouping
@@ -81,8 +93,14 @@ function connect() {
     if (socket !== state.socket) return;
     state.socket = null;
     state.connected = false;
+    if (state.joined) {
+      state.returning = new Set(state.members.map((nick) => nick.toLowerCase()));
+      state.returningUntil = Date.now() + 60000; // longer than the longest reconnect backoff (15 s), with room
+    }
     state.joined = false;
     state.syncing = false;
+    state.leaving = false;
+    state.requests.clear(); // hello sends the join again, and the move goes on after it
     updateComposer();
     // Messages not yet confirmed go back to waiting; after the rejoin, those the history lacks are sent again.
     resetOutboxForReconnect();
@@ -163,7 +181,12 @@ const handlers = {
   },
 
   joined(message) {
-    if (message.room !== state.room) return;
+    state.requests.delete(message.ref);
+    if (message.room !== state.room) {
+      // The page moved on while this join was on its way: leave, so the server does not keep us there.
+      send({ type: 'leave', room: message.room });
+      return;
+    }
     state.joined = true;
     state.nick = message.nick;
     state.token = message.token;
@@ -175,7 +198,7 @@ const handlers = {
     for (const item of message.history) renderMessage(item);
     if (message.more) {
       state.syncing = true;
-      send({ type: 'history', room: state.room, after: state.lastId, historyId: state.historyId });
+      request({ type: 'history', room: state.room, after: state.lastId, historyId: state.historyId });
     } else {
       finishSync();
     }
@@ -184,10 +207,11 @@ const handlers = {
   },
 
   history(message) {
+    state.requests.delete(message.ref);
     if (message.room !== state.room) return;
     for (const item of message.messages) renderMessage(item);
     if (message.more && message.messages.length > 0) {
-      send({ type: 'history', room: state.room, after: state.lastId, historyId: state.historyId });
+      request({ type: 'history', room: state.room, after: state.lastId, historyId: state.historyId });
     } else {
       finishSync();
     }
@@ -214,18 +238,31 @@ const handlers = {
   join(message) {
     if (message.room !== state.room) return;
     if (!state.members.includes(message.nick)) setMembers([...state.members, message.nick]);
+    if (state.returning.delete(message.nick.toLowerCase()) && Date.now() < state.returningUntil) return;
     renderNotice(message.nick === state.nick ? `You joined #${message.room}` : `${message.nick} joined`, message.time, 'join');
   },
 
   leave(message) {
     if (message.room !== state.room) return;
     setMembers(state.members.filter((nick) => nick !== message.nick));
+    state.returning.delete(message.nick.toLowerCase()); // so a later join of theirs is news again
     renderNotice(message.reason === 'disconnected' ? `${message.nick} left (connection lost)` : `${message.nick} left`, message.time, 'leave');
     if (state.privateTo === message.nick) setPrivateTarget(null);
   },
 
   left(message) {
+    state.requests.delete(message.ref);
     if (message.room !== state.room) return;
+    if (message.reason === 'left' && state.moveTo !== undefined) {
+      // The server confirmed the leave: now the page may show the next room (or the lobby).
+      const to = state.moveTo;
+      state.moveTo = undefined;
+      state.leaving = false;
+      state.joined = false;
+      if (to) enterRoom(to);
+      else enterLobby();
+      return;
+    }
     if (message.reason === 'replaced') {
       // The same membership was taken over from another tab or device; rejoining here on our own would take it back.
       state.joined = false;
@@ -244,13 +281,32 @@ const handlers = {
   },
 
   error(message) {
+    const request = message.ref ? state.requests.get(message.ref) : null;
+    if (request && message.code === 'rate_limited') {
+      // Joins, leaves and history pages must not be lost to the rate limit: the page's rooms would disagree with
+      // the server's. Send it again when allowed, unless a reconnect or a room change made it moot.
+      setTimeout(() => {
+        if (state.requests.get(message.ref) !== request) return;
+        if (request.type === 'join' && request.room !== state.room) { state.requests.delete(message.ref); return; }
+        send(request);
+      }, Math.ceil((message.retryAfterSeconds ?? 1) * 1000) + 50);
+      return;
+    }
+    if (request) state.requests.delete(message.ref);
+    if (request?.type === 'leave' && message.code === 'not_in_room') {
+      // The server does not have us there: what the leave was for is done.
+      handlers.left({ type: 'left', room: request.room, reason: 'left' });
+      return;
+    }
     const pending = message.ref ? state.outbox.get(message.ref) : null;
     if (pending) {
       if (message.code === 'rate_limited') {
         // Keep it and send it again once the window allows.
         pending.sent = false;
         markPending(pending, `Waiting ${message.retryAfterSeconds ?? 1} s (rate limit)…`);
-        setTimeout(flushOutbox, Math.ceil((message.retryAfterSeconds ?? 1) * 1000) + 50);
+        const wait = Math.ceil((message.retryAfterSeconds ?? 1) * 1000);
+        state.outboxPausedUntil = Date.now() + wait;
+        setTimeout(flushOutbox, wait + 50);
         return;
       }
       state.outbox.delete(message.ref);
@@ -258,6 +314,7 @@ const handlers = {
       if (!ui.text.value) ui.text.value = pending.kind === 'private' ? `/msg ${pending.to} ${pending.text}` : pending.text;
       autoGrow();
       toast(message.message);
+      flushOutbox(); // the next one's turn
       return;
     }
 
@@ -285,6 +342,13 @@ function handle(message) {
   if (handler) handler(message);
 }
 
+// Sends a join, leave or history request with a ref of its own, kept until answered (see the rate_limited case).
+function request(message) {
+  message.ref = `r-${++state.requestSeq}`;
+  state.requests.set(message.ref, message);
+  send(message);
+}
+
 function sendJoin() {
   state.joined = false;
   const join = { type: 'join', room: state.room, nick: state.nick };
@@ -294,7 +358,7 @@ function sendJoin() {
     join.historyId = state.historyId;
     state.syncing = true;
   }
-  send(join);
+  request(join);
 }
 
 function finishSync() {
@@ -316,6 +380,11 @@ function submitText() {
   const raw = ui.text.value;
   if (!raw.trim()) return;
   if (!state.room) return;
+  if (state.leaving) {
+    // It would reach the room after we left it; the text stays in the box for the next room.
+    toast(`Leaving #${state.room}…`);
+    return;
+  }
 
   let kind = state.privateTo ? 'private' : 'say';
   let to = state.privateTo;
@@ -338,6 +407,7 @@ function submitText() {
   const ref = newRef();
   const item = { ref, kind, room: state.room, to, text, sent: false, element: null };
   item.element = renderPending(item);
+  if (state.joined) markPending(item, 'Queued…');
   state.outbox.set(ref, item);
   ui.text.value = '';
   autoGrow();
@@ -348,13 +418,18 @@ function submitText() {
 
 function flushOutbox() {
   if (!state.joined || state.syncing) return;
-  for (const item of state.outbox.values()) {
-    if (item.sent) continue;
-    if (item.room !== state.room) {
-      state.outbox.delete(item.ref);
-      item.element.remove();
-      continue;
-    }
+  if (state.outbox.size === 0 && state.moveTo !== undefined && !state.leaving) {
+    // Everything typed here has been sent: now leave for the room change.
+    state.leaving = true;
+    request({ type: 'leave', room: state.room });
+    return;
+  }
+  // One message at a time, the next once the previous is confirmed or refused: sent together, the sliding window
+  // could refuse one and let a later one through, and they would be stored out of the order typed. The outbox
+  // only ever holds the current room's messages (startJoin empties it), in the order typed.
+  if (Date.now() < state.outboxPausedUntil) return;
+  const item = state.outbox.values().next().value;
+  if (item && !item.sent) {
     const message = item.kind === 'private'
       ? { type: 'private', room: item.room, to: item.to, text: item.text, ref: item.ref }
       : { type: 'say', room: item.room, text: item.text, ref: item.ref };
@@ -369,6 +444,7 @@ function confirmSent(ref) {
   if (!item) return;
   state.outbox.delete(ref);
   item.element.remove();
+  flushOutbox();
 }
 
 function resetOutboxForReconnect() {
@@ -580,13 +656,16 @@ function setMembers(members) {
   }
   ui.peopleCount.textContent = String(state.members.length);
   ui.peopleHeadingCount.textContent = `· ${state.members.length}`;
+  setRooms(state.rooms); // the current room's count follows the people list
 }
 
 function setRooms(rooms) {
   state.rooms = rooms;
   ui.roomList.replaceChildren();
   ui.lobbyRooms.replaceChildren();
-  const list = [...rooms];
+  // The server pushes the list a moment after changes (RoomListDelay); the current room's count comes from the
+  // people list instead, which join and leave keep up to date at once.
+  const list = rooms.map((r) => (r.room === state.room && state.joined ? { room: r.room, members: state.members.length } : r));
   if (state.room && !list.some((r) => r.room === state.room)) list.unshift({ room: state.room, members: state.members.length });
   for (const room of list) {
     const li = el('li');
@@ -595,7 +674,7 @@ function setRooms(rooms) {
     button.append(el('span', 'room-name', `#${room.room}`));
     button.append(el('span', 'count', String(room.members)));
     if (room.room === state.room) button.setAttribute('aria-current', 'true');
-    button.addEventListener('click', () => switchRoom(room.room));
+    button.addEventListener('click', () => moveTo(room.room));
     li.append(button);
     ui.roomList.append(li);
 
@@ -691,6 +770,9 @@ function startJoin(room, nick) {
   state.room = room;
   state.nick = nick;
   state.replaced = false;
+  state.moveTo = undefined;
+  state.leaving = false;
+  state.returning.clear();
   const saved = loadSession();
   state.token = saved && saved.room === room && saved.nick.toLowerCase() === nick.toLowerCase() ? saved.token : null;
   clearConversation();
@@ -701,11 +783,29 @@ function startJoin(room, nick) {
   if (state.connected) sendJoin();
 }
 
-function switchRoom(room) {
+// Goes to another room, or to the lobby (room null). While the server has us in the current room, the page stays
+// there until its unsent messages are sent and the leave is confirmed (see the 'left' handler).
+function moveTo(room) {
   closeDrawers();
-  if (room === state.room) return;
-  if (state.joined) send({ type: 'leave', room: state.room });
   ui.switchError.textContent = '';
+  if (room === state.room) {
+    state.moveTo = undefined; // going back where we are: cancel a move still waiting
+    return;
+  }
+  if (state.joined || (state.outbox.size > 0 && !state.replaced)) {
+    state.moveTo = room;
+    if (state.outbox.size > 0) toast(`Sending ${state.outbox.size === 1 ? 'your message' : `your ${state.outbox.size} messages`} to #${state.room} first…`);
+    flushOutbox();
+    return;
+  }
+  // Not in the room on this connection (it dropped, or another tab took over) and nothing to send: the server's
+  // place, if any, ends with the reconnect grace.
+  if (state.outbox.size > 0) toast(`${state.outbox.size} unsent message(s) to #${state.room} were discarded.`);
+  if (room) enterRoom(room);
+  else enterLobby();
+}
+
+function enterRoom(room) {
   state.members = [];
   startJoin(room, state.nick);
   ui.roomTitle.textContent = `#${room}`;
@@ -744,12 +844,15 @@ ui.switchForm.addEventListener('submit', (event) => {
     return;
   }
   ui.newRoom.value = '';
-  switchRoom(room);
+  moveTo(room);
 });
 
-ui.leaveButton.addEventListener('click', () => {
-  if (state.joined) send({ type: 'leave', room: state.room });
+ui.leaveButton.addEventListener('click', () => moveTo(null));
+
+function enterLobby() {
   state.room = null;
+  state.moveTo = undefined;
+  state.leaving = false;
   state.token = null;
   state.joined = false;
   clearSession();
@@ -760,7 +863,7 @@ ui.leaveButton.addEventListener('click', () => {
   showLobby();
   ui.joinButton.disabled = false;
   ui.joinButton.textContent = 'Join';
-});
+}
 
 ui.composer.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -787,9 +890,14 @@ ui.pmCancel.addEventListener('click', () => {
   ui.text.focus();
 });
 
+let stuckToBottom = true;
 ui.scroller.addEventListener('scroll', () => {
-  if (isNearBottom()) ui.jumpLatest.hidden = true;
+  stuckToBottom = isNearBottom();
+  if (stuckToBottom) ui.jumpLatest.hidden = true;
 });
+// When the conversation gets shorter (the private-message bar opens, the text box grows, a banner shows), the last
+// messages would slide under the composer: a view that was at the bottom stays there.
+new ResizeObserver(() => { if (stuckToBottom) scrollToBottom(); }).observe(ui.scroller);
 ui.jumpLatest.addEventListener('click', scrollToBottom);
 
 // Drawers on narrow screens.

@@ -9,6 +9,7 @@ public sealed class ChatPage : IAsyncDisposable
     private readonly IBrowserContext _context;
     private readonly List<string> _pageErrors = [];
     private readonly List<string> _consoleErrors = [];
+    private readonly List<(bool Sent, string Text)> _frames = [];
 
     private ChatPage(IBrowserContext context, IPage page)
     {
@@ -21,6 +22,11 @@ public sealed class ChatPage : IAsyncDisposable
             {
                 _consoleErrors.Add(message.Text);
             }
+        };
+        page.WebSocket += (_, socket) =>
+        {
+            socket.FrameSent += (_, frame) => Record(true, frame.Text);
+            socket.FrameReceived += (_, frame) => Record(false, frame.Text);
         };
         page.Dialog += (_, dialog) =>
         {
@@ -37,11 +43,32 @@ public sealed class ChatPage : IAsyncDisposable
     /// <summary>Console errors other than the browser's own notes about refused WebSocket connections during a restart.</summary>
     public IReadOnlyList<string> ConsoleErrors => _consoleErrors.Where(e => !e.Contains("WebSocket connection to", StringComparison.Ordinal)).ToArray();
 
+    /// <summary>Every WebSocket frame the page sent (true) or received (false), in order, over all its connections.</summary>
+    public IReadOnlyList<(bool Sent, string Text)> Frames
+    {
+        get
+        {
+            lock (_frames)
+            {
+                return [.. _frames];
+            }
+        }
+    }
+
     public ILocator Messages => Page.Locator("#messages .msg:not(.private) .text");
 
     public ILocator People => Page.Locator("#people .person-name");
 
     public ILocator Connection => Page.Locator("#connection");
+
+    /// <summary>The join and leave notices in the conversation.</summary>
+    public ILocator JoinNotices => Page.Locator("#messages .notice.join");
+
+    /// <summary>The room list entries, each "#name" followed by its member count.</summary>
+    public ILocator RoomButtons => Page.Locator("#room-list .room-button");
+
+    /// <summary>Messages typed here that the server has not confirmed yet.</summary>
+    public ILocator PendingMessages => Page.Locator("#pending .msg");
 
     public static async Task<ChatPage> OpenAsync(IBrowser browser, Uri url, int width = 1280, int height = 800, bool isMobile = false)
     {
@@ -85,7 +112,36 @@ public sealed class ChatPage : IAsyncDisposable
         await Page.Locator("#text").PressAsync("Enter");
     }
 
+    /// <summary>Goes to another room with the "Go to room" form, as a person would, and waits until the page is in it.</summary>
+    public async Task SwitchRoomAsync(string room)
+    {
+        await Page.FillAsync("#new-room", room);
+        await Page.PressAsync("#new-room", "Enter");
+        await WaitUntilInRoomAsync(room);
+    }
+
+    /// <summary>Sends each text with Enter, one right after the other (no waiting for the server in between).</summary>
+    public async Task SayManyAsync(IEnumerable<string> texts)
+    {
+        foreach (string text in texts)
+        {
+            await SayAsync(text);
+        }
+    }
+
+    /// <summary>Opens a private message to someone by clicking their name in the people list.</summary>
+    public Task StartPrivateMessageAsync(string nick) =>
+        Page.Locator("#people .person-button", new() { HasText = nick }).ClickAsync();
+
     public Task ScreenshotAsync(string path) => Page.ScreenshotAsync(new PageScreenshotOptions { Path = path });
+
+    private void Record(bool sent, string? text)
+    {
+        lock (_frames)
+        {
+            _frames.Add((sent, text ?? ""));
+        }
+    }
 
     public async ValueTask DisposeAsync() => await _context.DisposeAsync();
 }

@@ -228,10 +228,10 @@ public sealed class LegacyChatHubTests : IAsyncLifetime
     [Fact]
     public async Task Flooding_is_rate_limited_per_connection_in_a_sliding_window()
     {
-        TestClient alice = await JoinAsync("alice", "general"); // the join used one of the 20
+        TestClient alice = await JoinAsync("alice", "general"); // joins have their own limit
         TestClient bob = await JoinAsync("bob", "general");
 
-        for (int i = 0; i < 19; i++)
+        for (int i = 0; i < 20; i++)
         {
             await SendAsync(alice, JsonSerializer.Serialize(new { type = "say", room = "general", text = $"m{i}" }));
         }
@@ -244,7 +244,12 @@ public sealed class LegacyChatHubTests : IAsyncLifetime
         Assert.Equal("x", error.Str("ref"));
         Assert.StartsWith("Slow down: at most 20 messages per 10 seconds. Try again in 10 s.", error.Str("message"), StringComparison.Ordinal);
         Assert.Equal(10, error.GetProperty("retryAfterSeconds").GetDouble());
-        Assert.Equal(20, bob.OfType("message").Count);
+        Assert.Equal(21, bob.OfType("message").Count);
+
+        // Up against the message limit, Alice can still change rooms.
+        await SendAsync(alice, """{"type":"leave","room":"general"}""");
+        await SendAsync(alice, """{"type":"join","room":"general","nick":"alice"}""");
+        Assert.Equal(2, alice.OfType("joined").Count);
 
         _time.Advance(TimeSpan.FromSeconds(9.9));
         await SendAsync(alice, """{"type":"say","room":"general","text":"still too soon"}""");
@@ -253,6 +258,26 @@ public sealed class LegacyChatHubTests : IAsyncLifetime
         _time.Advance(TimeSpan.FromSeconds(0.2));
         await SendAsync(alice, """{"type":"say","room":"general","text":"allowed again"}""");
         Assert.Equal("allowed again", bob.Last("message").Str("text"));
+    }
+
+    [Fact]
+    public async Task Joins_leaves_and_other_requests_have_their_own_bound()
+    {
+        _options.RequestRateLimitCount = 4;
+        TestClient alice = await JoinAsync("alice", "general"); // 1
+        await SendAsync(alice, """{"type":"rooms"}""");        // 2
+        await SendAsync(alice, """not json""");                // 3: garbage counts too
+        await SendAsync(alice, """{"type":"leave","room":"general"}"""); // 4
+        await SendAsync(alice, """{"type":"join","room":"general","nick":"alice","ref":"j"}""");
+
+        JsonElement error = alice.Last("error");
+        Assert.Equal("rate_limited", error.Str("code"));
+        Assert.Equal("j", error.Str("ref"));
+        Assert.StartsWith("Slow down: at most 4 requests per 10 seconds.", error.Str("message"), StringComparison.Ordinal);
+
+        // Messages are counted apart: the refused join did not use up what she may post (she is in no room now).
+        await SendAsync(alice, """{"type":"say","room":"general","text":"hi"}""");
+        Assert.Equal("not_in_room", alice.Last("error").Str("code"));
     }
 
     [Fact]
