@@ -286,6 +286,14 @@ const handlers = {
     const isNew = message.id > conversation.lastId;
     if (!conversation.hasNewer) upsertMessage(conversation, message);
     else conversation.lastId = Math.max(conversation.lastId, message.id);
+    if (isNew && !isMe(message.author) && message.id > conversation.lastRead) {
+      // The server sends counts in hello and whenever the read position moves; between those, the page counts
+      // each new message from someone else itself (history pages are never counted: hello's figure has them).
+      conversation.unread++;
+      if ((message.mentions ?? []).some((name) => isMe(name))) conversation.mentions++;
+      renderSidebar();
+      updateTitle();
+    }
     if (isNew) notifyIfNeeded(conversation, message);
     if (conversation.id === state.openId) {
       renderTimeline();
