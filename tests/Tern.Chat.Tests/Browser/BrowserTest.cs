@@ -27,6 +27,13 @@ public abstract class BrowserTest(BrowserFixture browser) : IAsyncLifetime
         await Server.DisposeAsync();
     }
 
+    /// <summary>Stops this test's server and starts a new one (new database, new port) with <see cref="ConfigureHub"/>.</summary>
+    protected async Task RestartServerAsync()
+    {
+        await Server.DisposeAsync();
+        Server = await ChatServer.StartAsync(ConfigureHub);
+    }
+
     /// <summary>Hub options for this class's server (e.g. a higher rate limit to seed many messages).</summary>
     protected virtual void ConfigureHub(ChatHubOptions options)
     {

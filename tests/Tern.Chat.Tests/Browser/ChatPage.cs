@@ -17,6 +17,7 @@ public sealed partial class ChatPage : IAsyncDisposable
     private readonly bool _ownsContext;
     private readonly List<string> _pageErrors = [];
     private readonly List<string> _consoleErrors = [];
+    private readonly List<(bool Sent, string Text)> _frames = [];
     private bool _disposed;
 
     private ChatPage(IBrowserContext context, IPage page, Uri url, bool ownsContext)
@@ -32,6 +33,11 @@ public sealed partial class ChatPage : IAsyncDisposable
             {
                 _consoleErrors.Add(message.Text);
             }
+        };
+        page.WebSocket += (_, socket) =>
+        {
+            socket.FrameSent += (_, frame) => Record(true, frame.Text);
+            socket.FrameReceived += (_, frame) => Record(false, frame.Text);
         };
         page.Dialog += (_, dialog) =>
         {
@@ -56,6 +62,18 @@ public sealed partial class ChatPage : IAsyncDisposable
         .Where(e => !e.Contains("WebSocket connection to", StringComparison.Ordinal))
         .Where(e => !ExpectedHttpError().IsMatch(e))
         .ToArray();
+
+    /// <summary>Every WebSocket frame the page sent (true) or received (false), in order, over all its connections.</summary>
+    public IReadOnlyList<(bool Sent, string Text)> Frames
+    {
+        get
+        {
+            lock (_frames)
+            {
+                return [.. _frames];
+            }
+        }
+    }
 
     /// <summary>The texts of the messages held in the open conversation (not those still being sent).</summary>
     public ILocator Messages => Page.Locator("#messages .msg .text");
@@ -217,6 +235,14 @@ public sealed partial class ChatPage : IAsyncDisposable
         else
         {
             await Page.CloseAsync();
+        }
+    }
+
+    private void Record(bool sent, string? text)
+    {
+        lock (_frames)
+        {
+            _frames.Add((sent, text ?? string.Empty));
         }
     }
 

@@ -24,6 +24,7 @@ divider.append(el('span', null, 'New messages'));
 let editing = null;                  // { conversationId, id } of the message being edited here
 let firstRender = true;              // the next render is the first of the open conversation
 let highlightTimer = 0;
+let atBottom = true;                 // the reader was at the bottom at the last scroll or render
 
 function cacheOf(map, conversation) {
   let cache = map.get(conversation);
@@ -39,6 +40,7 @@ export function isNearBottom() {
 export function scrollToBottom() {
   ui.scroller.scrollTop = ui.scroller.scrollHeight;
   ui.jumpLatest.hidden = true;
+  atBottom = true;
 }
 
 /** Called when another conversation is opened: the next render places the view (divider, bottom or target). */
@@ -357,6 +359,11 @@ ui.scroller.addEventListener('scroll', () => {
     markReadIfSeen();
   }
 }, { passive: true });
+
+// When the view gets shorter (the composer grows, a banner or the keyboard appears) a reader at the bottom stays
+// at the bottom instead of losing the last messages behind the composer.
+ui.scroller.addEventListener('scroll', () => { atBottom = isNearBottom(); }, { passive: true });
+new ResizeObserver(() => { if (atBottom) scrollToBottom(); }).observe(ui.scroller);
 
 ui.jumpLatest.addEventListener('click', () => {
   scrollToBottom();
