@@ -13,7 +13,7 @@ import {
   dropHeldMessages, titleOf, presenceOf, isMe,
 } from './js/state.js';
 import {
-  renderTimeline, resetView, forgetRows, markReadIfSeen, jumpToMessage, loadNewer,
+  renderTimeline, resetView, forgetRows, markReadIfSeen, jumpToMessage, loadNewer, isNearBottom,
 } from './js/timeline.js';
 import { renderSidebar, showSidebarError, clearSidebarInputs, closeDrawers } from './js/sidebar.js';
 import { renderMembers, requestMembers } from './js/members.js';
@@ -286,7 +286,9 @@ const handlers = {
     const isNew = message.id > conversation.lastId;
     if (!conversation.hasNewer) upsertMessage(conversation, message);
     else conversation.lastId = Math.max(conversation.lastId, message.id);
-    if (isNew && !isMe(message.author) && message.id > conversation.lastRead) {
+    // Seen at once (open, visible, at the bottom): it is marked read below instead of counted.
+    const seenNow = conversation.id === state.openId && !document.hidden && isNearBottom() && !conversation.hasNewer;
+    if (isNew && !seenNow && !isMe(message.author) && message.id > conversation.lastRead) {
       // The server sends counts in hello and whenever the read position moves; between those, the page counts
       // each new message from someone else itself (history pages are never counted: hello's figure has them).
       conversation.unread++;

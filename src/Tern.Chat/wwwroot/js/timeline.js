@@ -106,8 +106,8 @@ export function renderTimeline() {
   for (const id of rows.keys()) if (!seen.has(id)) rows.delete(id);
   reconcile(ui.messages, nodes);
 
-  ui.historyStatus.hidden = !(conversation.loadingOlder || (conversation.loaded && !conversation.hasOlder && conversation.messages.size > 0));
-  ui.historyStatus.textContent = conversation.loadingOlder ? 'Loading older messages…' : 'This is the beginning of the conversation.';
+  ui.historyStatus.hidden = false;
+  ui.historyStatus.textContent = historyStatusText(conversation);
   ui.emptyState.hidden = !(conversation.loaded && conversation.messages.size === 0 && conversation.outbox.length === 0);
   ui.emptyState.textContent = conversation.kind === 'room' ? 'No messages yet. Say hello!' : 'No messages yet. Start the conversation!';
 
@@ -131,6 +131,13 @@ export function renderTimeline() {
   }
   if (!stick && !isNearBottom() && !conversation.hasNewer && anchor) ui.jumpLatest.hidden = false;
   fillOrLoad(conversation);
+}
+
+// The line above the messages keeps its height whatever it says, so that showing it never moves the messages.
+function historyStatusText(conversation) {
+  if (conversation.loadingOlder) return 'Loading older messages…';
+  if (conversation.loaded && !conversation.hasOlder && conversation.messages.size > 0) return 'This is the beginning of the conversation.';
+  return '';
 }
 
 // The first message row whose bottom is below the top of the view, and where it is: kept in place across renders
@@ -302,8 +309,7 @@ export function loadOlder(conversation) {
   if (oldest === null) return;
   if (request({ type: 'history', conversation: conversation.id, before: oldest }, { kind: 'older', conversation: conversation.id })) {
     conversation.loadingOlder = true;
-    ui.historyStatus.hidden = false;
-    ui.historyStatus.textContent = 'Loading older messages…';
+    ui.historyStatus.textContent = historyStatusText(conversation);
   }
 }
 
