@@ -2,15 +2,18 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tern.Chat.Accounts;
 using Tern.Chat.Hub;
 using Tern.Chat.Storage;
+using Tern.Chat.Web;
 using Tern.Http;
 
 namespace Tern.Chat;
 
 /// <summary>
-/// The running chat: one Tern server on one port serving the page (embedded in this assembly) on every path and the
-/// chat on the WebSocket endpoint <see cref="WebSocketPath"/>, with the hub, its store and its fan-out.
+/// The running chat: one Tern server on one port serving the page (embedded in this assembly) and the account API
+/// (<see cref="ChatWeb"/>) over HTTP, and the chat on the WebSocket endpoint <see cref="WebSocketPath"/> for signed-in
+/// people, with the hub, its store and its fan-out.
 /// </summary>
 public sealed class ChatApp : IAsyncDisposable
 {
@@ -24,15 +27,17 @@ public sealed class ChatApp : IAsyncDisposable
     public const int MaxMessageSize = 64 * 1024;
 
     private readonly WebSocketServer _server;
-    private readonly LegacyChatHub _hub;
-    private readonly IChatStore _store;
+    private readonly ChatHub _hub;
+    private readonly ChatWeb _web;
+    private readonly SqliteChatDatabase _store;
     private readonly ILogger _logger;
     private int _stopped;
 
-    private ChatApp(WebSocketServer server, LegacyChatHub hub, IChatStore store, Uri url, string historyLocation, ILogger logger)
+    private ChatApp(WebSocketServer server, ChatHub hub, ChatWeb web, SqliteChatDatabase store, Uri url, string historyLocation, ILogger logger)
     {
         _server = server;
         _hub = hub;
+        _web = web;
         _store = store;
         Url = url;
         HistoryLocation = historyLocation;
@@ -48,13 +53,16 @@ public sealed class ChatApp : IAsyncDisposable
     /// <summary>The addresses the server listens on, with their bound ports.</summary>
     public IReadOnlyList<IPEndPoint> EndPoints => _server.LocalEndPoints;
 
-    /// <summary>The database file's full path, or "memory".</summary>
+    /// <summary>The database file's full path, or a note that it is in memory.</summary>
     public string HistoryLocation { get; }
 
     /// <summary>The hub, for inspection.</summary>
-    public LegacyChatHub Hub => _hub;
+    public ChatHub Hub => _hub;
 
-    /// <summary>Opens the store and starts listening.</summary>
+    /// <summary>Accounts and sessions, for inspection.</summary>
+    public AccountService Accounts => _web.Accounts;
+
+    /// <summary>Opens the store (migrating it when it is older) and starts listening.</summary>
     /// <exception cref="ChatOptionsException">The host cannot be resolved.</exception>
     /// <exception cref="SocketException">The port cannot be bound (in use, or not permitted).</exception>
     public static async Task<ChatApp> StartAsync(ChatOptions options, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
@@ -62,28 +70,26 @@ public sealed class ChatApp : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         loggerFactory ??= NullLoggerFactory.Instance;
         IReadOnlyList<IPAddress> addresses = await ResolveHostAsync(options.Host, options.Port, cancellationToken).ConfigureAwait(false);
-
-        IChatStore store;
-        string historyLocation;
-        if (options.DatabasePath == ChatOptions.InMemoryDatabase)
+        SqliteChatDatabase store = await SqliteChatDatabase.OpenAsync(options.DatabasePath, cancellationToken).ConfigureAwait(false);
+        string historyLocation = options.DatabasePath == ChatOptions.InMemoryDatabase ? "memory (lost when the chat stops)" : store.Path;
+        var webOptions = new ChatWebOptions
         {
-            store = new InMemoryChatStore();
-            historyLocation = "memory (lost when the chat stops)";
-        }
-        else
-        {
-            var sqlite = await SqliteChatStore.OpenAsync(options.DatabasePath, cancellationToken).ConfigureAwait(false);
-            store = sqlite;
-            historyLocation = sqlite.Path;
-        }
+            AllowedHosts = options.GetAllowedHostList() is { Count: > 0 } hosts ? hosts : ["*"],
+            AllowedOrigins = options.AllowedOriginList,
+            SecureCookies = options.SecureCookies,
+        };
+        webOptions.Accounts.SessionLifetime = TimeSpan.FromDays(options.SessionDays);
+        StaticFileResponder page = StaticFileResponder.FromEmbeddedResources(typeof(ChatApp).Assembly, "wwwroot/");
 
         try
         {
             ChatApp? app = null;
             for (int attempt = 0; app is null; attempt++)
             {
-                WebSocketServer server = CreateServer(addresses, options.Port, loggerFactory);
-                var hub = new LegacyChatHub(store, new LegacyLocalChatFanout(), new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<LegacyChatHub>());
+                var web = new ChatWeb(store, webOptions, page, TimeProvider.System, loggerFactory);
+                WebSocketServer server = CreateServer(addresses, options.Port, web, loggerFactory);
+                var hub = new ChatHub(store, store, new LocalChatFanout(), new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<ChatHub>());
+                web.Accounts.SessionsRevoked += (_, e) => SignOut(hub, e, loggerFactory.CreateLogger<ChatApp>());
                 ILogger connectionLogger = loggerFactory.CreateLogger("Tern.Chat.Connections");
                 server.Map(WebSocketPath, (connection, ct) => RunConnectionAsync(hub, connection, connectionLogger, ct));
                 try
@@ -93,19 +99,17 @@ public sealed class ChatApp : IAsyncDisposable
                 catch (Exception e) when (attempt == 0 && addresses.Count > 1 && addresses.Any(a => a.AddressFamily == AddressFamily.InterNetworkV6) && FindSocketError(e) is not SocketError.AddressAlreadyInUse)
                 {
                     // "localhost" on a machine without IPv6: IPv4 alone is fine.
-                    await hub.DisposeAsync().ConfigureAwait(false);
-                    await server.DisposeAsync().ConfigureAwait(false);
+                    await DisposeAllAsync(server, hub, web).ConfigureAwait(false);
                     addresses = addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork).ToArray();
                     continue;
                 }
                 catch
                 {
-                    await hub.DisposeAsync().ConfigureAwait(false);
-                    await server.DisposeAsync().ConfigureAwait(false);
+                    await DisposeAllAsync(server, hub, web).ConfigureAwait(false);
                     throw;
                 }
 
-                app = new ChatApp(server, hub, store, MakeUrl(options.Host, server.LocalEndPoints[0]), historyLocation, loggerFactory.CreateLogger<ChatApp>());
+                app = new ChatApp(server, hub, web, store, MakeUrl(options.Host, server.LocalEndPoints[0]), historyLocation, loggerFactory.CreateLogger<ChatApp>());
             }
 
             return app;
@@ -131,8 +135,7 @@ public sealed class ChatApp : IAsyncDisposable
         }
         finally
         {
-            await _server.DisposeAsync().ConfigureAwait(false);
-            await _hub.DisposeAsync().ConfigureAwait(false);
+            await DisposeAllAsync(_server, _hub, _web).ConfigureAwait(false);
             await _store.DisposeAsync().ConfigureAwait(false);
             _logger.LogInformation("Stopped");
         }
@@ -155,13 +158,16 @@ public sealed class ChatApp : IAsyncDisposable
         return null;
     }
 
-    private static WebSocketServer CreateServer(IReadOnlyList<IPAddress> addresses, int port, ILoggerFactory loggerFactory)
+    private static WebSocketServer CreateServer(IReadOnlyList<IPAddress> addresses, int port, ChatWeb web, ILoggerFactory loggerFactory)
     {
         var serverOptions = new WebSocketServerOptions
         {
             MaxMessageSize = MaxMessageSize,
+            MaxRequestBodySize = ChatHttpApi.MaxBodyBytes,
             LoggerFactory = loggerFactory,
-            HttpHandler = StaticFileResponder.FromEmbeddedResources(typeof(ChatApp).Assembly, "wwwroot/").HandleAsync,
+            HttpHandler = web.HandleHttpAsync,
+            // Host, Origin and session of every upgrade request: 400, 403 or 401 before the socket exists.
+            OnHandshake = web.AuthenticateHandshakeAsync,
         };
         foreach (IPAddress address in addresses)
         {
@@ -171,13 +177,46 @@ public sealed class ChatApp : IAsyncDisposable
         return new WebSocketServer(serverOptions);
     }
 
-    private static async Task RunConnectionAsync(LegacyChatHub hub, WebSocketConnection connection, ILogger logger, CancellationToken cancellationToken)
+    private static async ValueTask DisposeAllAsync(WebSocketServer server, ChatHub hub, ChatWeb web)
     {
+        await server.DisposeAsync().ConfigureAwait(false);
+        await hub.DisposeAsync().ConfigureAwait(false);
+        await web.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>A session ended (sign-out on one device, or everywhere): its sockets close with 4001.</summary>
+    private static void SignOut(ChatHub hub, SessionsRevokedEventArgs revoked, ILogger logger)
+    {
+        ValueTask closing = hub.SignOutAsync(revoked.AccountId, revoked.TokenHash);
+        if (!closing.IsCompletedSuccessfully)
+        {
+            _ = ObserveAsync(closing.AsTask(), logger);
+        }
+
+        static async Task ObserveAsync(Task task, ILogger logger)
+        {
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Closing the sockets of a signed-out session failed");
+            }
+        }
+    }
+
+    private static async Task RunConnectionAsync(ChatHub hub, WebSocketConnection connection, ILogger logger, CancellationToken cancellationToken)
+    {
+        // The handshake hook let only signed-in people through and left who they are in the items.
+        SignedInAccount account = SignedInAccount.From(connection.Items)
+            ?? throw new InvalidOperationException("A chat connection without a signed-in account; the handshake check did not run.");
         var client = new WebSocketChatClient(connection);
-        logger.LogInformation("Connection {Id} opened from {Remote}", connection.Id, connection.RemoteEndPoint);
+        var identity = new ChatIdentity(account.AccountId, account.Username, account.DisplayName, account.TokenHash);
+        logger.LogInformation("Connection {Id} opened from {Remote} for {Username}", connection.Id, connection.RemoteEndPoint, account.Username);
         try
         {
-            await hub.ConnectAsync(client, cancellationToken).ConfigureAwait(false);
+            await hub.ConnectAsync(client, identity, connection.RemoteEndPoint.Address.ToString(), cancellationToken).ConfigureAwait(false);
             await foreach (WebSocketMessage message in connection.ReadMessagesAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (message.IsText)

@@ -20,4 +20,24 @@ internal sealed class WebSocketChatTransport(WebSocketServer server) : IChatTran
         clients.Count == 0
             ? ValueTask.CompletedTask
             : server.BroadcastTextAsync(json, clients.Select(client => ((WebSocketChatClient)client).Connection));
+
+    public ValueTask CloseAsync(IChatClient client, int closeCode, string reason)
+    {
+        // Starting the closing handshake is enough: the connection's reader ends when the client answers (or the close
+        // timeout passes), and the hub hears of it through DisconnectAsync then. Waiting here would hold up the hub.
+        _ = CloseQuietlyAsync(((WebSocketChatClient)client).Connection, (WebSocketCloseCode)closeCode, reason);
+        return ValueTask.CompletedTask;
+    }
+
+    private static async Task CloseQuietlyAsync(WebSocketConnection connection, WebSocketCloseCode code, string reason)
+    {
+        try
+        {
+            await connection.CloseAsync(code, reason).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebSocketClosedException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Gone already, or went while closing: either way the socket is closed, which is all that was asked.
+        }
+    }
 }

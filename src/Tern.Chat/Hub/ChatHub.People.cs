@@ -152,7 +152,7 @@ public sealed partial class ChatHub
                 await SendToAccountsAsync(contacts, chatEvent.Json).ConfigureAwait(false);
                 break;
             case ChatEventKind.SignOut:
-                await CloseAccountAsync(chatEvent.AccountId).ConfigureAwait(false);
+                await CloseAccountAsync(chatEvent.AccountId, chatEvent.SessionId).ConfigureAwait(false);
                 break;
         }
     }
@@ -186,14 +186,15 @@ public sealed partial class ChatHub
         }
     }
 
-    private async ValueTask CloseAccountAsync(long accountId)
+    private async ValueTask CloseAccountAsync(long accountId, string? sessionId)
     {
         if (_online.Find(accountId) is not { } account)
         {
             return;
         }
 
-        foreach (ChatConnection connection in account.Connections)
+        ChatConnection[] closing = Array.FindAll([.. account.Connections], c => sessionId is null || c.SessionId == sessionId);
+        foreach (ChatConnection connection in closing)
         {
             connection.Closed = true;
             try
@@ -206,6 +207,6 @@ public sealed partial class ChatHub
             }
         }
 
-        _logger.LogInformation("{Username} signed out everywhere; {Count} connection(s) closed", account.Username, account.Connections.Count);
+        _logger.LogInformation("{Username} signed out {Where}; {Count} connection(s) closed", account.Username, sessionId is null ? "everywhere" : "on one device", closing.Length);
     }
 }

@@ -123,7 +123,7 @@ public sealed partial class ChatHub : IAsyncDisposable
         ChatConnection? connection = null;
         try
         {
-            connection = new ChatConnection(client, account, clientAddress);
+            connection = new ChatConnection(client, account, clientAddress, identity.SessionId);
             if (!_online.TryAddConnection(connection))
             {
                 connection = null;
@@ -234,12 +234,13 @@ public sealed partial class ChatHub : IAsyncDisposable
     }
 
     /// <summary>
-    /// Closes every connection of the account, on every process sharing the fan-out, with
-    /// <see cref="SignedOutCloseCode"/> ("signed out"). Call it after revoking the account's sessions, so that the
-    /// page, which does not reconnect after 4001, cannot come back with a session that still works.
+    /// Closes the connections of one sign-in session of the account (<paramref name="sessionId"/>), or of all its
+    /// sessions when it is null, on every process sharing the fan-out, with <see cref="SignedOutCloseCode"/>
+    /// ("signed out"). Call it after revoking the sessions, so that the page, which does not reconnect after 4001,
+    /// cannot come back with a session that still works.
     /// </summary>
-    public ValueTask SignOutAccountAsync(long accountId, CancellationToken cancellationToken = default) =>
-        _fanout.PublishAsync(new ChatEvent(ChatEventKind.SignOut, 0, accountId, null), cancellationToken);
+    public ValueTask SignOutAsync(long accountId, string? sessionId = null, CancellationToken cancellationToken = default) =>
+        _fanout.PublishAsync(new ChatEvent(ChatEventKind.SignOut, 0, accountId, null, sessionId), cancellationToken);
 
     /// <summary>Stops the directory timer, event delivery and the rate limiters. Nobody is announced as leaving: the process is going away.</summary>
     public async ValueTask DisposeAsync()

@@ -70,21 +70,6 @@ public sealed class ChatHubOptions
     /// </summary>
     public TimeSpan RoomListDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): how long a dropped member keeps its place. Default 10 s.</summary>
-    public TimeSpan ReconnectGrace { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): how many recent messages a join gets. Default 100.</summary>
-    public int HistoryOnJoin { get; set; } = 100;
-
-    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): most rooms per connection. Default 10.</summary>
-    public int MaxRoomsPerConnection { get; set; } = 10;
-
-    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): longest nickname. Default 24.</summary>
-    public int MaxNickLength { get; set; } = 24;
-
-    /// <summary>Nickname hub only (<see cref="LegacyChatHub"/>, removed with it): rooms always listed. Default "general".</summary>
-    public IList<string> DefaultRooms { get; } = ["general"];
-
     /// <summary>Throws when a limit is out of range, so that a mistake shows at start-up instead of as odd refusals.</summary>
     public void Validate()
     {

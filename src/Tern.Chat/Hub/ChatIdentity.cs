@@ -7,4 +7,8 @@ namespace Tern.Chat.Hub;
 /// <param name="AccountId">The account's id in the store.</param>
 /// <param name="Username">The username as stored (NFC, with its case).</param>
 /// <param name="DisplayName">The display name at the time of connecting.</param>
-public sealed record ChatIdentity(long AccountId, string Username, string DisplayName);
+/// <param name="SessionId">
+/// Which sign-in session the connection belongs to (an opaque id, such as the session token's hash), so that signing
+/// out on one device closes that device's connections only; null when sessions are not told apart.
+/// </param>
+public sealed record ChatIdentity(long AccountId, string Username, string DisplayName, string? SessionId = null);

@@ -9,7 +9,8 @@ namespace Tern.Chat.Hub;
 /// <param name="ConversationId">The conversation, for the kinds about one; 0 otherwise.</param>
 /// <param name="AccountId">The account the event is about (the author, joiner, leaver, reader, or whoever's presence or profile changed); 0 when none.</param>
 /// <param name="Json">The message to deliver, already serialized (so it is encoded once); null when there is nothing to send.</param>
-public sealed record ChatEvent(ChatEventKind Kind, long ConversationId, long AccountId, string? Json);
+/// <param name="SessionId">For <see cref="ChatEventKind.SignOut"/>, the one session signing out; null for all of them.</param>
+public sealed record ChatEvent(ChatEventKind Kind, long ConversationId, long AccountId, string? Json, string? SessionId = null);
 
 /// <summary>The kinds of <see cref="ChatEvent"/>: who receives it.</summary>
 public enum ChatEventKind
@@ -32,7 +33,10 @@ public enum ChatEventKind
     /// <summary>Like <see cref="ToContacts"/>, without the account's own connections (presence).</summary>
     Presence,
 
-    /// <summary>The account signed out everywhere: every process closes its connections with <see cref="ChatHub.SignedOutCloseCode"/>.</summary>
+    /// <summary>
+    /// The account signed out (everywhere, or on the one session <see cref="ChatEvent.SessionId"/>): every process closes
+    /// the matching connections with <see cref="ChatHub.SignedOutCloseCode"/>.
+    /// </summary>
     SignOut,
 }
 

@@ -4,7 +4,7 @@ using Tern.Chat.Protocol;
 namespace Tern.Chat.Hub;
 
 /// <summary>One connection of an account, as the hub keeps it.</summary>
-internal sealed class ChatConnection(IChatClient client, OnlineAccount account, string address)
+internal sealed class ChatConnection(IChatClient client, OnlineAccount account, string address, string? sessionId)
 {
     private readonly object _heldLock = new();
     private List<string>? _held = [];
@@ -17,6 +17,9 @@ internal sealed class ChatConnection(IChatClient client, OnlineAccount account, 
 
     /// <summary>The client's network address: the key of the per-address message limit.</summary>
     public string Address { get; } = address;
+
+    /// <summary>The sign-in session the connection belongs to (<see cref="ChatIdentity.SessionId"/>).</summary>
+    public string? SessionId { get; } = sessionId;
 
     /// <summary>The tab is hidden or idle (from <c>presence</c>); changed under the account's gate.</summary>
     public bool Away

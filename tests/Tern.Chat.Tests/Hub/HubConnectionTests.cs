@@ -83,7 +83,7 @@ public sealed class HubConnectionTests : IAsyncLifetime
         TestClient b1 = await _h.ConnectAsync(bob);
         long general = await _h.JoinAsync(b1, "general");
 
-        await _h.Hub.SignOutAccountAsync(alice.Id);
+        await _h.Hub.SignOutAsync(alice.Id);
 
         Assert.Equal([(a1.Id, 4001, "signed out"), (a2.Id, 4001, "signed out")], _h.Transport.Closed.OrderBy(c => c.ClientId));
         Assert.DoesNotContain(_h.Transport.Closed, c => c.ClientId == b1.Id);

@@ -10,15 +10,15 @@ namespace Tern.Chat.Tests.Integration;
 public sealed class ChatIntegrationTests : IAsyncLifetime
 {
     private ChatServer _server = null!;
-    private readonly List<WebSocketTestClient> _clients = [];
+    private readonly List<ChatAccount> _accounts = [];
 
     public async Task InitializeAsync() => _server = await ChatServer.StartAsync();
 
     public async Task DisposeAsync()
     {
-        foreach (WebSocketTestClient client in _clients)
+        foreach (ChatAccount account in _accounts)
         {
-            await client.DisposeAsync();
+            await account.DisposeAsync();
         }
 
         await _server.DisposeAsync();
@@ -38,7 +38,7 @@ public sealed class ChatIntegrationTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("<title>Tern Chat</title>", html, StringComparison.Ordinal);
+        Assert.Contains("<title>Tern.Chat</title>", html, StringComparison.Ordinal);
         Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
         Assert.Equal("text/css", style.Content.Headers.ContentType?.MediaType);
         Assert.Equal("image/svg+xml", icon.Content.Headers.ContentType?.MediaType);
@@ -75,26 +75,22 @@ public sealed class ChatIntegrationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Several_clients_chat_in_one_order_with_presence_and_private_messages()
+    public async Task Several_people_chat_in_one_order_and_a_direct_message_reaches_only_its_two_people()
     {
-        WebSocketTestClient alice = await ConnectAsync();
-        WebSocketTestClient bob = await ConnectAsync();
-        WebSocketTestClient carol = await ConnectAsync();
-        await alice.JoinAsync("general", "alice");
-        await bob.JoinAsync("general", "bob");
-        JsonElement carolJoined = await carol.JoinAsync("general", "carol");
+        (WebSocketTestClient alice, WebSocketTestClient bob, WebSocketTestClient carol) = (await ConnectAsync("alice"), await ConnectAsync("bob"), await ConnectAsync("carol"));
+        long room = await JoinAsync("general", alice, bob);
+        JsonElement carolJoined = await carol.JoinRoomAsync("general");
 
-        Assert.Equal(["alice", "bob", "carol"], carolJoined.GetProperty("members").EnumerateArray().Select(m => m.GetString()));
-        await alice.WaitForAsync("join", m => m.Str("nick") == "carol");
+        Assert.Equal(["alice", "bob", "carol"], carolJoined.GetProperty("members").EnumerateArray().Select(m => m.Str("username")));
+        await alice.WaitForAsync("member_joined", m => m.GetProperty("member").Str("username") == "carol");
 
-        Task[] senders = [.. new[] { alice, bob, carol }.Select(async client =>
+        await Task.WhenAll(new[] { alice, bob, carol }.Select(async client =>
         {
             for (int i = 0; i < 5; i++)
             {
-                await client.SendAsync(new { type = "say", room = "general", text = $"message {i}" });
+                await client.SendAsync(new { type = "say", conversation = room, text = $"message {i}" });
             }
-        })];
-        await Task.WhenAll(senders);
+        }));
 
         IReadOnlyList<long>[] orders = await Task.WhenAll(new[] { alice, bob, carol }.Select(async client =>
             (IReadOnlyList<long>)(await client.WaitForCountAsync("message", 15)).Select(m => m.Long("id")).ToArray()));
@@ -102,113 +98,115 @@ public sealed class ChatIntegrationTests : IAsyncLifetime
         Assert.Equal(orders[0], orders[1]);
         Assert.Equal(orders[0], orders[2]);
 
-        await bob.SendAsync(new { type = "private", room = "general", to = "alice", text = "just you", @ref = "p" });
-        JsonElement whisper = await alice.WaitForAsync("private");
-        Assert.Equal("bob", whisper.Str("from"));
-        Assert.Equal("p", (await bob.WaitForAsync("private")).Str("ref"));
-
-        await bob.SendAsync(new { type = "say", room = "general", text = "after the whisper" });
+        long direct = await bob.OpenDirectAsync("alice");
+        JsonElement whisper = await bob.SayAsync(direct, "just you");
+        Assert.Equal("bob", (await alice.WaitForAsync("message", m => m.Long("conversation") == direct)).Str("author"));
+        await bob.SayAsync(room, "after the whisper");
         await carol.WaitForAsync("message", m => m.Str("text") == "after the whisper");
-        Assert.Empty(carol.OfType("private"));
+        Assert.DoesNotContain(carol.Received, m => m.GetRawText().Contains("just you", StringComparison.Ordinal));
+        Assert.DoesNotContain(carol.Received, m => m.Str("type") == "conversation");
+        Assert.Equal(direct, whisper.Long("conversation"));
     }
 
     [Fact]
     public async Task Bad_input_gets_an_error_and_the_connection_carries_on()
     {
-        WebSocketTestClient alice = await ConnectAsync();
-        WebSocketTestClient bob = await ConnectAsync();
-        await alice.JoinAsync("general", "alice");
-        await bob.JoinAsync("general", "bob");
+        (WebSocketTestClient alice, WebSocketTestClient bob) = (await ConnectAsync("alice"), await ConnectAsync("bob"));
+        long room = await JoinAsync("general", alice, bob);
 
         await alice.SendRawAsync("{oops");
-        await alice.SendRawAsync("""{"type":"shout","room":"general"}""");
-        await alice.SendRawAsync("""{"type":"say","room":"general"}""");
-        await alice.SendAsync(new { type = "say", room = "general", text = new string('a', 4001) });
-        WebSocketTestClient impostor = await ConnectAsync();
-        await impostor.SendAsync(new { type = "join", room = "general", nick = "ALICE" });
-        await alice.SendAsync(new { type = "say", room = "general", text = "fine" });
+        await alice.SendRawAsync("""{"type":"shout"}""");
+        await alice.SendRawAsync($$"""{"type":"say","conversation":{{room}}}""");
+        await alice.SendAsync(new { type = "say", conversation = room, text = new string('a', 4001) });
+        await alice.SendAsync(new { type = "say", conversation = room, text = "\u202Egnp.exe" });
+        await alice.SendAsync(new { type = "say", conversation = room, text = "\u200B\u200B" });
+        await alice.SendAsync(new { type = "say", conversation = room, text = string.Join('\n', Enumerable.Repeat("x", 300)) });
+        await alice.SendAsync(new { type = "say", conversation = room, text = "Z" + new string('\u0301', 40) });
+        await alice.SendAsync(new { type = "say", conversation = room, text = "fine" });
 
         await bob.WaitForAsync("message", m => m.Str("text") == "fine");
-        Assert.Equal(["bad_json", "unknown_type", "missing_field", "text_too_long"], (await alice.WaitForCountAsync("error", 4)).Select(e => e.Str("code")));
-        Assert.Equal("nick_taken", (await impostor.WaitForAsync("error")).Str("code"));
+        Assert.Equal(["bad_json", "unknown_type", "missing_field", "text_too_long", "bad_text", "bad_text", "too_many_lines", "bad_text"],
+            (await alice.WaitForCountAsync("error", 8)).Select(e => e.Str("code")));
         Assert.Empty(bob.OfType("error"));
+        Assert.Single(bob.OfType("message"));
         Assert.Equal(WebSocketState.Open, alice.State);
     }
 
     [Fact]
     public async Task A_frame_over_the_size_limit_is_closed_with_1009_and_the_others_carry_on()
     {
-        WebSocketTestClient alice = await ConnectAsync();
-        WebSocketTestClient bob = await ConnectAsync();
-        await alice.JoinAsync("general", "alice");
-        await bob.JoinAsync("general", "bob");
+        (WebSocketTestClient alice, WebSocketTestClient bob) = (await ConnectAsync("alice"), await ConnectAsync("bob"));
+        long room = await JoinAsync("general", alice, bob);
 
-        await alice.SendRawAsync(JsonSerializer.Serialize(new { type = "say", room = "general", text = new string('a', ChatApp.MaxMessageSize) }));
+        await alice.SendRawAsync(JsonSerializer.Serialize(new { type = "say", conversation = room, text = new string('a', ChatApp.MaxMessageSize) }));
         await alice.Closed.WaitAsync(TimeSpan.FromSeconds(10));
-        await bob.SendAsync(new { type = "say", room = "general", text = "still working" });
+        await bob.SendAsync(new { type = "say", conversation = room, text = "still working" });
 
         Assert.Equal((WebSocketCloseStatus)1009, alice.CloseStatus);
         Assert.Equal("still working", (await bob.WaitForAsync("message")).Str("text"));
     }
 
     [Fact]
-    public async Task Flooding_is_limited_per_connection()
+    public async Task Flooding_is_limited_per_account_even_from_two_tabs()
     {
-        WebSocketTestClient alice = await ConnectAsync();
-        WebSocketTestClient bob = await ConnectAsync();
-        await alice.JoinAsync("general", "alice");
-        await bob.JoinAsync("general", "bob");
+        ChatAccount aliceAccount = await SignUpAsync("alice");
+        (WebSocketTestClient tab1, WebSocketTestClient tab2, WebSocketTestClient bob) = (await aliceAccount.ConnectAsync(), await aliceAccount.ConnectAsync(), await ConnectAsync("bob"));
+        long room = await JoinAsync("general", tab1, bob);
 
-        for (int i = 0; i < 25; i++)
+        for (int i = 0; i < 15; i++)
         {
-            await alice.SendAsync(new { type = "say", room = "general", text = $"flood {i}" });
+            await tab1.SendAsync(new { type = "say", conversation = room, text = $"flood a{i}", @ref = $"a{i}" });
+            await tab2.SendAsync(new { type = "say", conversation = room, text = $"flood b{i}", @ref = $"b{i}" });
         }
 
-        await bob.SendAsync(new { type = "say", room = "general", text = "bob speaks" });
+        var answers = new List<JsonElement>();
+        for (int i = 0; i < 15; i++)
+        {
+            answers.Add(await tab1.WaitForAnswerAsync($"a{i}"));
+            answers.Add(await tab2.WaitForAnswerAsync($"b{i}"));
+        }
 
-        IReadOnlyList<JsonElement> errors = await alice.WaitForCountAsync("error", 5);
-        Assert.All(errors, e => Assert.Equal("rate_limited", e.Str("code")));
-        JsonElement bobs = await alice.WaitForAsync("message", m => m.Str("text") == "bob speaks");
-        Assert.Equal(20, alice.OfType("message").Count(m => m.Str("nick") == "alice")); // the join is counted apart
+        JsonElement bobs = await bob.SayAsync(room, "bob speaks");
+
+        Assert.Equal(19, answers.Count(a => a.Str("type") == "message")); // 20 per window per account; the join counted
+        Assert.All(answers.Where(a => a.Str("type") == "error"), e => Assert.Equal("rate_limited", e.Str("code")));
+        Assert.Equal("message", bobs.Str("type"));
         Assert.Empty(bob.OfType("error"));
-        Assert.Equal("bob", bobs.Str("nick"));
     }
 
     [Fact]
-    public async Task A_dropped_connection_resumes_with_its_token_and_misses_nothing()
+    public async Task A_dropped_connection_resumes_after_its_last_id_and_misses_nothing()
     {
-        WebSocketTestClient alice = await ConnectAsync();
-        WebSocketTestClient bob = await ConnectAsync();
-        JsonElement joined = await alice.JoinAsync("general", "alice");
-        await bob.JoinAsync("general", "bob");
-        await alice.SendAsync(new { type = "say", room = "general", text = "before the drop" });
-        long lastSeen = (await alice.WaitForAsync("message")).Long("id");
+        ChatAccount aliceAccount = await SignUpAsync("alice");
+        (WebSocketTestClient alice, WebSocketTestClient bob) = (await aliceAccount.ConnectAsync(), await ConnectAsync("bob"));
+        long room = await JoinAsync("general", alice, bob);
+        long lastSeen = (await alice.SayAsync(room, "before the drop")).Long("id");
 
         alice.Abort();
         for (int i = 0; i < 3; i++)
         {
-            await bob.SendAsync(new { type = "say", room = "general", text = $"while away {i}" });
+            await bob.SayAsync(room, $"while away {i}");
         }
 
-        await bob.WaitForCountAsync("message", 4);
-        WebSocketTestClient aliceAgain = await ConnectAsync();
-        JsonElement resumed = await aliceAgain.JoinAsync("general", "alice", after: lastSeen, token: joined.Str("token"), historyId: joined.Str("historyId"));
+        WebSocketTestClient aliceAgain = await aliceAccount.ConnectAsync();
+        await aliceAgain.SendAsync(new { type = "history", conversation = room, after = lastSeen, @ref = "resume" });
+        JsonElement history = await aliceAgain.WaitForAnswerAsync("resume");
 
-        Assert.True(resumed.GetProperty("resumed").GetBoolean());
-        Assert.Equal(["while away 0", "while away 1", "while away 2"], resumed.GetProperty("history").EnumerateArray().Select(m => m.Str("text")));
-        Assert.Empty(bob.OfType("leave"));
-        Assert.Single(bob.OfType("join"), j => j.Str("nick") == "bob");
+        Assert.Equal(["while away 0", "while away 1", "while away 2"], history.GetProperty("messages").EnumerateArray().Select(m => m.Str("text")));
+        Assert.False(history.GetProperty("more").GetBoolean());
+        Assert.Equal(3, aliceAgain.OfType("hello")[0].GetProperty("conversations").EnumerateArray().Single().GetProperty("unread").GetInt32());
+        Assert.DoesNotContain(bob.Received, m => m.Str("type") is "member_left" or "member_joined");
     }
 
     [Fact]
     public async Task A_server_restart_loses_no_message_and_ids_keep_growing()
     {
-        WebSocketTestClient alice = await ConnectAsync();
-        WebSocketTestClient bob = await ConnectAsync();
-        JsonElement aliceJoined = await alice.JoinAsync("general", "alice");
-        await bob.JoinAsync("general", "bob");
-        await alice.SendAsync(new { type = "say", room = "general", text = "before the restart" });
-        long aliceLastSeen = (await alice.WaitForAsync("message")).Long("id");
+        ChatAccount aliceAccount = await SignUpAsync("alice");
+        ChatAccount bobAccount = await SignUpAsync("bob");
+        (WebSocketTestClient alice, WebSocketTestClient bob) = (await aliceAccount.ConnectAsync(), await bobAccount.ConnectAsync());
+        long room = await JoinAsync("general", alice, bob);
+        string historyId = alice.OfType("hello")[0].Str("historyId");
+        long aliceLastSeen = (await alice.SayAsync(room, "before the restart")).Long("id");
 
         await _server.StopAsync();
         await alice.Closed.WaitAsync(TimeSpan.FromSeconds(10));
@@ -217,23 +215,36 @@ public sealed class ChatIntegrationTests : IAsyncLifetime
         await _server.StartAgainAsync();
 
         // Bob is back first and talks; Alice comes back later and asks for everything after what she saw.
-        WebSocketTestClient bobAgain = await ConnectAsync();
-        await bobAgain.JoinAsync("general", "bob");
-        await bobAgain.SendAsync(new { type = "say", room = "general", text = "after the restart" });
-        long restartedId = (await bobAgain.WaitForAsync("message")).Long("id");
-        WebSocketTestClient aliceAgain = await ConnectAsync();
-        JsonElement rejoined = await aliceAgain.JoinAsync("general", "alice", after: aliceLastSeen, token: aliceJoined.Str("token"), historyId: aliceJoined.Str("historyId"));
+        WebSocketTestClient bobAgain = await bobAccount.ConnectAsync();
+        long restartedId = (await bobAgain.SayAsync(room, "after the restart")).Long("id");
+        WebSocketTestClient aliceAgain = await aliceAccount.ConnectAsync();
+        await aliceAgain.SendAsync(new { type = "history", conversation = room, after = aliceLastSeen, @ref = "resume" });
+        JsonElement history = await aliceAgain.WaitForAnswerAsync("resume");
 
-        Assert.Equal(["after the restart"], rejoined.GetProperty("history").EnumerateArray().Select(m => m.Str("text")));
+        Assert.Equal(["after the restart"], history.GetProperty("messages").EnumerateArray().Select(m => m.Str("text")));
         Assert.True(restartedId > aliceLastSeen);
-        Assert.Equal(aliceJoined.Str("historyId"), (await aliceAgain.WaitForAsync("hello")).Str("historyId"));
+        Assert.Equal(historyId, aliceAgain.OfType("hello")[0].Str("historyId"));
     }
 
-    private async Task<WebSocketTestClient> ConnectAsync()
+    private async Task<ChatAccount> SignUpAsync(string username)
     {
-        WebSocketTestClient client = await WebSocketTestClient.ConnectAsync(_server.WebSocketUrl);
-        _clients.Add(client);
-        return client;
+        ChatAccount account = await ChatAccount.SignUpAsync(_server, username);
+        _accounts.Add(account);
+        return account;
+    }
+
+    private async Task<WebSocketTestClient> ConnectAsync(string username) => await (await SignUpAsync(username)).ConnectAsync();
+
+    /// <summary>Every client joins the room; returns its conversation id.</summary>
+    private static async Task<long> JoinAsync(string room, params WebSocketTestClient[] clients)
+    {
+        long id = 0;
+        foreach (WebSocketTestClient client in clients)
+        {
+            id = (await client.JoinRoomAsync(room)).GetProperty("conversation").Long("id");
+        }
+
+        return id;
     }
 
     /// <summary>Sends a request line as written: HttpClient would normalize the dot segments away.</summary>

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using Tern.Chat.Tests.Support;
 
 namespace Tern.Chat.Tests.Integration;
 
@@ -49,7 +50,7 @@ public sealed partial class ProgramTests : IDisposable
         Uri url = await chat.WaitForUrlAsync();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         string page = await http.GetStringAsync(url);
-        Assert.Contains("<title>Tern Chat</title>", page, StringComparison.Ordinal);
+        Assert.Contains("<title>Tern.Chat</title>", page, StringComparison.Ordinal);
         Assert.Equal(0, kill(chat.Id, SigTerm));
         int exitCode = await chat.WaitForExitAsync();
 
@@ -63,8 +64,18 @@ public sealed partial class ProgramTests : IDisposable
     {
         using ChatProcess chat = ChatProcess.Start(_directory, "--port", "0", "--host", "127.0.0.1", "--db", ":memory:");
         Uri url = await chat.WaitForUrlAsync();
+        string origin = $"http://{url.Authority}";
+        var cookies = new CookieContainer();
+        using (var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = url, Timeout = TimeSpan.FromSeconds(20) })
+        {
+            http.DefaultRequestHeaders.Add("Origin", origin);
+            Assert.Equal(HttpStatusCode.Created, (await http.PostJsonAsync("/api/signup", new { username = "logger", password = "a long passphrase" })).StatusCode);
+        }
+
         using (var client = new System.Net.WebSockets.ClientWebSocket())
         {
+            client.Options.Cookies = cookies;
+            client.Options.SetRequestHeader("Origin", origin);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await client.ConnectAsync(new Uri($"ws://{url.Authority}/chat"), timeout.Token);
             await chat.WaitForOutputAsync(" opened from 127.0.0.1:");

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Tern.Chat.Storage;
+using Tern.Chat.Tests.Storage.NicknameEra;
 
 namespace Tern.Chat.Tests.Storage;
 

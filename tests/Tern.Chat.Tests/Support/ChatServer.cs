@@ -75,7 +75,6 @@ public sealed class ChatServer : IAsyncDisposable
     private async Task StartAppAsync(int port)
     {
         var options = new ChatOptions { Host = "127.0.0.1", Port = port, DatabasePath = DatabasePath };
-        options.Hub.ReconnectGrace = TimeSpan.FromSeconds(5);
         options.Hub.RoomListDelay = TimeSpan.FromMilliseconds(100);
         _configure?.Invoke(options.Hub);
         App = await ChatApp.StartAsync(options);

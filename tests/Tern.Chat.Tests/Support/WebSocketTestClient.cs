@@ -31,9 +31,10 @@ public sealed class WebSocketTestClient : IAsyncDisposable
     /// <summary>Completes when the server closed the connection.</summary>
     public Task Closed => _receiving;
 
-    public static async Task<WebSocketTestClient> ConnectAsync(Uri url)
+    public static async Task<WebSocketTestClient> ConnectAsync(Uri url, Action<ClientWebSocketOptions>? configure = null)
     {
         var client = new WebSocketTestClient();
+        configure?.Invoke(client._socket.Options);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await client._socket.ConnectAsync(url, timeout.Token);
         client._receiving = client.ReceiveLoopAsync();
@@ -58,12 +59,16 @@ public sealed class WebSocketTestClient : IAsyncDisposable
     public IReadOnlyList<JsonElement> OfType(string type) => Received.Where(m => m.Str("type") == type).ToArray();
 
     /// <summary>Waits (at most 10 s) for a message of the type matching the predicate, already received or not.</summary>
-    public async Task<JsonElement> WaitForAsync(string type, Func<JsonElement, bool>? predicate = null, TimeSpan? timeout = null)
+    public Task<JsonElement> WaitForAsync(string type, Func<JsonElement, bool>? predicate = null, TimeSpan? timeout = null) =>
+        WaitForAnyAsync(m => m.Str("type") == type && (predicate is null || predicate(m)), $"a '{type}' message", timeout);
+
+    /// <summary>Waits (at most 10 s) for a message matching the predicate, already received or not.</summary>
+    public async Task<JsonElement> WaitForAnyAsync(Func<JsonElement, bool> predicate, string description = "the message", TimeSpan? timeout = null)
     {
         using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {
-            JsonElement? found = Received.Cast<JsonElement?>().FirstOrDefault(m => m!.Value.Str("type") == type && (predicate is null || predicate(m.Value)));
+            JsonElement? found = Received.Cast<JsonElement?>().FirstOrDefault(m => predicate(m!.Value));
             if (found is not null)
             {
                 return found.Value;
@@ -73,12 +78,12 @@ public sealed class WebSocketTestClient : IAsyncDisposable
             {
                 if (!await _arrivals.Reader.WaitToReadAsync(cancel.Token))
                 {
-                    if (Received.Any(m => m.Str("type") == type && (predicate is null || predicate(m))))
+                    if (Received.Any(predicate))
                     {
                         continue;
                     }
 
-                    Assert.Fail($"The connection closed before a '{type}' message arrived; received: {string.Join(" ", Received.Select(m => m.GetRawText()))}");
+                    Assert.Fail($"The connection closed before {description} arrived; received: {string.Join(" ", Received.Select(m => m.GetRawText()))}");
                 }
 
                 while (_arrivals.Reader.TryRead(out _))
@@ -87,7 +92,7 @@ public sealed class WebSocketTestClient : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                Assert.Fail($"No '{type}' message arrived in time; received: {string.Join(" ", Received.Select(m => m.GetRawText()))}");
+                Assert.Fail($"{description} did not arrive in time; received: {string.Join(" ", Received.Select(m => m.GetRawText()))}");
             }
         }
     }

@@ -1,4 +1,4 @@
-namespace Tern.Chat.Storage;
+namespace Tern.Chat.Tests.Storage.NicknameEra;
 
 /// <summary>
 /// Where room messages live. The store assigns ids: they only ever grow, so "everything after id N" is a complete

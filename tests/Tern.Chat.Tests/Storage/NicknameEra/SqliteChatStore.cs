@@ -1,7 +1,8 @@
+// The nickname-era store, kept verbatim (namespace aside) to write version-1 databases for the migration tests.
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 
-namespace Tern.Chat.Storage;
+namespace Tern.Chat.Tests.Storage.NicknameEra;
 
 /// <summary>
 /// History in a SQLite file, in write-ahead-log mode: appends are cheap, readers never block the writer, and a
