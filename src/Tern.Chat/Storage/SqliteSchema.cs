@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
+using Tern.Chat.Accounts;
 
 namespace Tern.Chat.Storage;
 
@@ -166,6 +167,7 @@ internal static partial class SqliteSchema
             r => (Nick: r.GetString(0), FirstTime: r.GetInt64(1)), cancellationToken).ConfigureAwait(false);
         var accountByKey = new Dictionary<string, long>(StringComparer.Ordinal);
         var usedKeys = new HashSet<string>(authors.Select(a => a.Nick.ToLowerInvariant()), StringComparer.Ordinal);
+        var usedSkeletons = new HashSet<string>(StringComparer.Ordinal);
         await transaction.ExecuteAsync("CREATE TEMP TABLE legacy_authors (nick TEXT PRIMARY KEY, account_id INTEGER NOT NULL);", cancellationToken).ConfigureAwait(false);
         foreach ((string nick, long firstTime) in authors)
         {
@@ -174,10 +176,19 @@ internal static partial class SqliteSchema
             {
                 string username = IsValidUsername(nick) ? nick : UniqueLegacyUsername(nick, usedKeys);
                 string usernameKey = username.ToLowerInvariant();
+                // The name's real skeleton, so that a new "lvan" cannot pass for an old "Ivan". Two old nicknames that
+                // look alike (both existed before look-alikes were refused) cannot share one: the later one gets a
+                // skeleton no name can have (':' is not a name character), which blocks nothing.
+                string skeleton = UsernameSkeleton.Of(username);
+                if (!usedSkeletons.Add(skeleton))
+                {
+                    skeleton = "legacy:" + usernameKey;
+                }
+
                 accountId = await transaction.ScalarAsync<long>("""
                     INSERT INTO accounts (username, username_key, skeleton, display_name, password_hash, created)
-                    VALUES ($username, $key, $key, $nick, NULL, $created) RETURNING id;
-                    """, cancellationToken, ("$username", username), ("$key", usernameKey), ("$nick", nick), ("$created", firstTime)).ConfigureAwait(false);
+                    VALUES ($username, $key, $skeleton, $nick, NULL, $created) RETURNING id;
+                    """, cancellationToken, ("$username", username), ("$key", usernameKey), ("$skeleton", skeleton), ("$nick", nick), ("$created", firstTime)).ConfigureAwait(false);
                 accountByKey.Add(key, accountId);
             }
 

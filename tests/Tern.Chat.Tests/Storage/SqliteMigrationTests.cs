@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Tern.Chat.Accounts;
 using Tern.Chat.Storage;
 using Tern.Chat.Tests.Storage.NicknameEra;
 
@@ -99,6 +100,27 @@ public sealed class SqliteMigrationTests : IAsyncLifetime
         StoredMessage next = (await database.AppendAsync(new NewMessage(general.Id, alice.Id, "new", s_start, null, []))).Message;
 
         Assert.True(next.Id > last);
+    }
+
+    [Fact]
+    public async Task Old_authors_keep_their_look_so_a_new_name_cannot_pass_for_one_even_when_two_old_ones_look_alike()
+    {
+        await using (SqliteChatStore store = await SqliteChatStore.OpenAsync(DatabasePath))
+        {
+            await store.AppendAsync(new NewChatMessage("general", "Ivan", "first", s_start, null));
+            await store.AppendAsync(new NewChatMessage("general", "Olga", "hello", s_start, null));
+            await store.AppendAsync(new NewChatMessage("general", "0lga", "a look-alike from before the rules", s_start, null));
+        }
+
+        await using SqliteChatDatabase database = await SqliteChatDatabase.OpenAsync(DatabasePath);
+        Account? impostor = await database.CreateAccountAsync(new NewAccount("lvan", "lvan", UsernameSkeleton.Of("lvan"), "lvan", "$argon2id$x", s_start));
+        Account? stranger = await database.CreateAccountAsync(new NewAccount("Pavel", "pavel", UsernameSkeleton.Of("Pavel"), "Pavel", "$argon2id$x", s_start));
+
+        Assert.Equal(UsernameSkeleton.Of("Ivan"), UsernameSkeleton.Of("lvan"));
+        Assert.Null(impostor);
+        Assert.NotNull(stranger);
+        Assert.NotNull(await database.FindAccountAsync("olga"));
+        Assert.NotNull(await database.FindAccountAsync("0lga"));
     }
 
     [Fact]
