@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Tern.Chat.Accounts;
 using Tern.Chat.Protocol;
 using Tern.Chat.Storage;
 using Tern.Chat.Text;
@@ -79,10 +80,10 @@ public sealed partial class ChatHub
             return ChatErrors.MissingField("displayName", "profile", request.Ref);
         }
 
-        string name = request.DisplayName.Normalize(NormalizationForm.FormC);
-        if (MessageText.CheckInline(name, _options.MaxDisplayNameLength) is { } problem)
+        // The same rules as at sign-up (trimmed, NFC, one line, nothing that reorders or hides the page).
+        if (!DisplayNameRules.TryNormalize(request.DisplayName, out string? name, out MessageTextProblem problem))
         {
-            return ChatErrors.BadDisplayName(problem, _options.MaxDisplayNameLength, request.Ref);
+            return ChatErrors.BadDisplayName(problem, DisplayNameRules.MaxLength, request.Ref);
         }
 
         OnlineAccount account = connection.Account;

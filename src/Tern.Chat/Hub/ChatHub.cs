@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tern.Chat.Accounts;
 using Tern.Chat.Protocol;
 using Tern.Chat.Storage;
 
@@ -93,7 +94,7 @@ public sealed partial class ChatHub : IAsyncDisposable
         }
 
         _limits = new ChatLimits(
-            _options.MaxTextLength, _options.MaxTextLines, _options.MaxDisplayNameLength, _options.MaxRoomLength, _options.MaxRoomsPerAccount,
+            _options.MaxTextLength, _options.MaxTextLines, DisplayNameRules.MaxLength, _options.MaxRoomLength, _options.MaxRoomsPerAccount,
             _options.RateLimitCount, _options.RateLimitWindow.TotalSeconds, _options.HistoryPageSize, _options.SearchPageSize, _options.TypingInterval.TotalSeconds);
         _directoryTimer = _time.CreateTimer(static state => ((ChatHub)state!).OnDirectoryTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _subscription = _fanout.Subscribe(DeliverAsync);

@@ -9,9 +9,6 @@ public sealed class ChatHubOptions
     /// <summary>Most lines in a message text. Default 200.</summary>
     public int MaxTextLines { get; set; } = 200;
 
-    /// <summary>Longest display name. Default 40.</summary>
-    public int MaxDisplayNameLength { get; set; } = 40;
-
     /// <summary>Longest room name. Default 32.</summary>
     public int MaxRoomLength { get; set; } = 32;
 
@@ -75,7 +72,6 @@ public sealed class ChatHubOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxTextLength, 1, nameof(MaxTextLength));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxTextLines, 1, nameof(MaxTextLines));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxDisplayNameLength, 1, nameof(MaxDisplayNameLength));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRoomLength, 1, nameof(MaxRoomLength));
         ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitCount, 1, nameof(RateLimitCount));
         ArgumentOutOfRangeException.ThrowIfLessThan(AddressRateLimitCount, 1, nameof(AddressRateLimitCount));
