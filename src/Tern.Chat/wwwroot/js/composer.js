@@ -251,7 +251,11 @@ function updateSuggestions() {
     .filter((member) => member.username.toLowerCase().startsWith(prefix)
       || displayNameOf(member.username, member.displayName).toLowerCase().startsWith(prefix))
     .slice(0, 8);
-  if (suggestions.length === 0) { hideSuggestions(); return; }
+  // Nothing to offer, or the name is typed out already (then Enter sends instead of completing).
+  if (suggestions.length === 0 || (suggestions.length === 1 && suggestions[0].username.toLowerCase() === prefix)) {
+    hideSuggestions();
+    return;
+  }
   selected = Math.min(selected, suggestions.length - 1);
   ui.suggestions.replaceChildren(...suggestions.map((member, index) => {
     const li = el('li', index === selected ? 'suggestion selected' : 'suggestion');

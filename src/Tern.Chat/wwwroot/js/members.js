@@ -16,13 +16,18 @@ export function requestMembers(conversation) {
   request({ type: 'members', conversation: conversation.id }, { conversation: conversation.id });
 }
 
+// This tab is connected, so its person is online here whatever the presence map says (it lists only others).
+function statusOf(member) {
+  return isMe(member.username) ? 'online' : presenceOf(member.username);
+}
+
 export function renderMembers() {
   const conversation = openConversation();
   const members = conversation?.members ?? [];
-  const sorted = [...members].sort((a, b) => (ORDER[presenceOf(a.username)] ?? 2) - (ORDER[presenceOf(b.username)] ?? 2)
+  const sorted = [...members].sort((a, b) => ORDER[statusOf(a)] - ORDER[statusOf(b)]
     || a.username.localeCompare(b.username, undefined, { sensitivity: 'base' }));
   ui.list.replaceChildren(...sorted.map((member) => {
-    const status = isMe(member.username) ? presenceOf(member.username) === 'offline' ? 'online' : presenceOf(member.username) : presenceOf(member.username);
+    const status = statusOf(member);
     const li = el('li', 'member');
     li.dataset.username = member.username;
     li.dataset.status = status;

@@ -67,7 +67,8 @@ export function renderTimeline() {
     return;
   }
 
-  const stick = !firstRender && isNearBottom();
+  // A window around a jumped-to message does not reach the newest: its pages keep the reader's place, never the bottom.
+  const stick = !firstRender && isNearBottom() && !conversation.hasNewer;
   const anchor = stick || firstRender ? null : findAnchor();
 
   const rows = cacheOf(rowCache, conversation);
