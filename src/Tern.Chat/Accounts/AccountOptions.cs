@@ -35,6 +35,17 @@ public sealed class AccountOptions
     /// <summary>The window of <see cref="AddressAttemptLimit"/>. Default 1 minute.</summary>
     public TimeSpan AddressAttemptWindow { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Accounts one client address may create in <see cref="SignUpWindow"/> (IPv6 per /64), so that one machine cannot
+    /// farm accounts to multiply the per-account limits. Default 5. Only sign-ups that create an account count; the
+    /// allowance refills evenly (one every 12 minutes by default). Behind a reverse proxy every client has the proxy's
+    /// address, so raise it there.
+    /// </summary>
+    public int SignUpLimit { get; set; } = 5;
+
+    /// <summary>The window of <see cref="SignUpLimit"/>. Default 1 hour.</summary>
+    public TimeSpan SignUpWindow { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>The cost of new password hashes. Default <see cref="PasswordHashParameters.Owasp"/>.</summary>
     public PasswordHashParameters PasswordHashing { get; set; } = PasswordHashParameters.Owasp;
 
@@ -51,6 +62,8 @@ public sealed class AccountOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(NameFailureWindow, TimeSpan.Zero, nameof(NameFailureWindow));
         ArgumentOutOfRangeException.ThrowIfLessThan(AddressAttemptLimit, 1, nameof(AddressAttemptLimit));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(AddressAttemptWindow, TimeSpan.Zero, nameof(AddressAttemptWindow));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SignUpLimit, 1, nameof(SignUpLimit));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(SignUpWindow, TimeSpan.Zero, nameof(SignUpWindow));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentPasswordHashes, 1, nameof(MaxConcurrentPasswordHashes));
         if (!PasswordHashing.IsWithinBounds)
         {

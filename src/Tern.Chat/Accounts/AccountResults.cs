@@ -38,6 +38,6 @@ public sealed record AccountResult(AccountOutcome Outcome, NewSession? Session =
     /// <summary>A refusal with a sentence for people.</summary>
     public static AccountResult Refused(AccountOutcome outcome, string problem) => new(outcome, Problem: problem);
 
-    /// <summary>Too many attempts.</summary>
-    public static AccountResult Throttled(TimeSpan retryAfter) => new(AccountOutcome.RateLimited, RetryAfter: retryAfter);
+    /// <summary>Too many attempts, or (with <paramref name="problem"/> saying so) too many of something else.</summary>
+    public static AccountResult Throttled(TimeSpan retryAfter, string? problem = null) => new(AccountOutcome.RateLimited, Problem: problem, RetryAfter: retryAfter);
 }

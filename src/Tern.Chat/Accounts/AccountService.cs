@@ -99,6 +99,13 @@ public sealed class AccountService : IAsyncDisposable
             return Taken(name);
         }
 
+        // Accounts made per address, on top of attempts: twenty attempts a minute would otherwise farm 1,200 accounts an hour.
+        ThrottleDecision signUps = _throttle.CheckSignUp(client);
+        if (!signUps.Allowed)
+        {
+            return AccountResult.Throttled(signUps.RetryAfter, "Too many new accounts from your network.");
+        }
+
         string passwordHash = await _hasher.HashAsync(password, cancellationToken).ConfigureAwait(false);
         Account? account = await _store.CreateAccountAsync(
             new NewAccount(name.Name, name.Key, name.Skeleton, shownName, passwordHash, _time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
@@ -107,6 +114,7 @@ public sealed class AccountService : IAsyncDisposable
             return Taken(name);
         }
 
+        _throttle.RecordSignUp(client);
         _logger.LogInformation("Account {AccountId} '{Username}' signed up from {Client}", account.Id, account.Username, client);
         return AccountResult.Succeeded(await CreateSessionAsync(account, cancellationToken).ConfigureAwait(false));
     }

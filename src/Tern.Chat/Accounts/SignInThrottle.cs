@@ -23,6 +23,7 @@ public sealed class SignInThrottle : IDisposable
 {
     private readonly PartitionedRateLimiter<IPAddress> _addresses;
     private readonly PartitionedRateLimiter<string> _nameFailures;
+    private readonly PartitionedRateLimiter<IPAddress> _signUps;
 
     /// <summary>Creates the limiters from <paramref name="options"/>.</summary>
     public SignInThrottle(AccountOptions options)
@@ -32,6 +33,8 @@ public sealed class SignInThrottle : IDisposable
         TokenBucketRateLimiterOptions nameBucket = Bucket(options.NameFailureLimit, options.NameFailureWindow);
         _addresses = PartitionedRateLimiter.Create<IPAddress, IPAddress>(address => RateLimitPartition.GetTokenBucketLimiter(address, _ => addressBucket));
         _nameFailures = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetTokenBucketLimiter(key, _ => nameBucket), StringComparer.Ordinal);
+        TokenBucketRateLimiterOptions signUpBucket = Bucket(options.SignUpLimit, options.SignUpWindow);
+        _signUps = PartitionedRateLimiter.Create<IPAddress, IPAddress>(address => RateLimitPartition.GetTokenBucketLimiter(address, _ => signUpBucket));
     }
 
     /// <summary>
@@ -58,6 +61,32 @@ public sealed class SignInThrottle : IDisposable
         return addressLease.IsAcquired ? ThrottleDecision.Allow : Refused(addressLease);
     }
 
+    /// <summary>
+    /// Checks (without counting) that <paramref name="address"/> may still create an account; call
+    /// <see cref="RecordSignUp"/> once one is made. Two sign-ups racing past the check may both succeed, which costs
+    /// one account at most per password-hashing slot.
+    /// </summary>
+    public ThrottleDecision CheckSignUp(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        IPAddress partition = PartitionOf(address);
+        if (_signUps.GetStatistics(partition) is not { CurrentAvailablePermits: < 1 })
+        {
+            return ThrottleDecision.Allow;
+        }
+
+        // As in TryBeginAttempt: asking for one tells when it comes, and takes it only if it came meanwhile.
+        using RateLimitLease lease = _signUps.AttemptAcquire(partition);
+        return lease.IsAcquired ? ThrottleDecision.Allow : Refused(lease);
+    }
+
+    /// <summary>Counts an account created from <paramref name="address"/>.</summary>
+    public void RecordSignUp(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        using RateLimitLease _ = _signUps.AttemptAcquire(PartitionOf(address));
+    }
+
     /// <summary>Counts a failed sign-in against the name.</summary>
     public void RecordFailure(string usernameKey)
     {
@@ -70,6 +99,7 @@ public sealed class SignInThrottle : IDisposable
     {
         _addresses.Dispose();
         _nameFailures.Dispose();
+        _signUps.Dispose();
     }
 
     /// <summary>The address itself for IPv4 (an IPv4-mapped IPv6 address counts as IPv4), its /64 for IPv6.</summary>

@@ -80,6 +80,11 @@ public sealed partial class ChatHub
 
             if (room is null)
             {
+                if (_rateLimits.CheckRoomCreation(account.Id, connection.Address, request.Ref) is { } limited)
+                {
+                    return limited;
+                }
+
                 RoomCreation creation = await _store.GetOrCreateRoomAsync(name, account.Id, _options.MaxRooms, Now(), cancellationToken).ConfigureAwait(false);
                 if (creation.LimitReached || creation.Room is null)
                 {
@@ -89,6 +94,7 @@ public sealed partial class ChatHub
                 room = creation.Room;
                 if (creation.Created)
                 {
+                    _rateLimits.RecordRoomCreation(account.Id, connection.Address);
                     _logger.LogInformation("{Username} created #{Room}", account.Username, name);
                 }
             }
@@ -238,7 +244,7 @@ public sealed partial class ChatHub
             return ChatErrors.NotMember(conversationId, request.Ref);
         }
 
-        if (_rateLimits.CheckPull(connection.Client.Id, request.Ref, conversationId) is { } limited)
+        if (_rateLimits.CheckPull(connection.Client.Id, connection.Account.Id, request.Ref, conversationId) is { } limited)
         {
             return limited;
         }

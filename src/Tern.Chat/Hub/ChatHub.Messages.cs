@@ -179,7 +179,7 @@ public sealed partial class ChatHub
             return ChatErrors.NotMember(conversationId, request.Ref);
         }
 
-        if (_rateLimits.CheckPull(connection.Client.Id, request.Ref, conversationId) is { } limited)
+        if (_rateLimits.CheckPull(connection.Client.Id, connection.Account.Id, request.Ref, conversationId) is { } limited)
         {
             return limited;
         }
@@ -278,7 +278,7 @@ public sealed partial class ChatHub
             return ChatErrors.NotMember(conversationId, request.Ref);
         }
 
-        if (_rateLimits.CheckPull(connection.Client.Id, request.Ref, request.Conversation) is { } limited)
+        if (_rateLimits.CheckPull(connection.Client.Id, connection.Account.Id, request.Ref, request.Conversation) is { } limited)
         {
             return limited;
         }
@@ -309,7 +309,7 @@ public sealed partial class ChatHub
     /// <summary>Sends an answer that spends the connection's pull budget by its size; refused (and not sent) when the budget is short.</summary>
     private async ValueTask<ErrorMessage?> SendPulledAsync(ChatConnection connection, string json, string? clientRef, long? conversationId)
     {
-        if (_rateLimits.TryPull(connection.Client.Id, Encoding.UTF8.GetByteCount(json), clientRef, conversationId) is { } limited)
+        if (_rateLimits.TryPull(connection.Client.Id, connection.Account.Id, Encoding.UTF8.GetByteCount(json), clientRef, conversationId) is { } limited)
         {
             return limited;
         }

@@ -37,6 +37,13 @@ public sealed class ChatHubOptions
     /// </summary>
     public int PullBudgetBytes { get; set; } = 2 * 1024 * 1024;
 
+    /// <summary>
+    /// How many bytes of <c>history</c>, <c>results</c> and <c>members</c> answers all the connections of one account
+    /// together may pull in <see cref="RateLimitWindow"/>, so that opening a hundred sockets does not pull a hundred
+    /// times <see cref="PullBudgetBytes"/>. Default 4 MiB (a few tabs catching up at once).
+    /// </summary>
+    public int AccountPullBudgetBytes { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>Most messages in one <c>history</c> page. Default 50.</summary>
     public int HistoryPageSize { get; set; } = 50;
 
@@ -54,6 +61,19 @@ public sealed class ChatHubOptions
 
     /// <summary>Most rooms on the server. Default 1,000.</summary>
     public int MaxRooms { get; set; } = 1000;
+
+    /// <summary>
+    /// How many rooms one account may create in <see cref="RoomCreationWindow"/>. Joining and leaving frees a place in
+    /// <see cref="MaxRoomsPerAccount"/>, so without it one account could create every room the server allows
+    /// (<see cref="MaxRooms"/>) in minutes. Default 10.
+    /// </summary>
+    public int RoomCreationLimit { get; set; } = 10;
+
+    /// <summary>How many rooms all the accounts on one client address may create in <see cref="RoomCreationWindow"/>. Default 20.</summary>
+    public int AddressRoomCreationLimit { get; set; } = 20;
+
+    /// <summary>The window of <see cref="RoomCreationLimit"/> and <see cref="AddressRoomCreationLimit"/> (refilled evenly). Default 1 hour.</summary>
+    public TimeSpan RoomCreationWindow { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>How many of the busiest rooms the directory lists (besides the asker's own). Default 50.</summary>
     public int RoomDirectorySize { get; set; } = 50;
@@ -77,6 +97,7 @@ public sealed class ChatHubOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(AddressRateLimitCount, 1, nameof(AddressRateLimitCount));
         ArgumentOutOfRangeException.ThrowIfLessThan(RequestLimitCount, 1, nameof(RequestLimitCount));
         ArgumentOutOfRangeException.ThrowIfLessThan(PullBudgetBytes, 1024, nameof(PullBudgetBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(AccountPullBudgetBytes, 1024, nameof(AccountPullBudgetBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitWindow, TimeSpan.FromMilliseconds(100), nameof(RateLimitWindow));
         ArgumentOutOfRangeException.ThrowIfLessThan(HistoryPageSize, 1, nameof(HistoryPageSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(HistoryPageBytes, 1024, nameof(HistoryPageBytes));
@@ -84,6 +105,9 @@ public sealed class ChatHubOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueryLength, 2, nameof(MaxQueryLength));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRoomsPerAccount, 1, nameof(MaxRoomsPerAccount));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRooms, 1, nameof(MaxRooms));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RoomCreationLimit, 1, nameof(RoomCreationLimit));
+        ArgumentOutOfRangeException.ThrowIfLessThan(AddressRoomCreationLimit, 1, nameof(AddressRoomCreationLimit));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RoomCreationWindow, TimeSpan.FromSeconds(1), nameof(RoomCreationWindow));
         ArgumentOutOfRangeException.ThrowIfLessThan(RoomDirectorySize, 0, nameof(RoomDirectorySize));
         ArgumentOutOfRangeException.ThrowIfLessThan(TypingInterval, TimeSpan.Zero, nameof(TypingInterval));
         ArgumentOutOfRangeException.ThrowIfLessThan(RoomListDelay, TimeSpan.Zero, nameof(RoomListDelay));

@@ -15,8 +15,13 @@ internal sealed class ChatConnection(IChatClient client, OnlineAccount account, 
 
     public OnlineAccount Account { get; } = account;
 
-    /// <summary>The client's network address: the key of the per-address message limit.</summary>
-    public string Address { get; } = address;
+    /// <summary>
+    /// The client's network address as the per-address limits count it: an IPv6 address by its /64 (the block one
+    /// subscriber gets, 2^64 addresses to rotate through), an IPv4-mapped one as IPv4, anything else as given.
+    /// </summary>
+    public string Address { get; } = System.Net.IPAddress.TryParse(address, out System.Net.IPAddress? ip)
+        ? Accounts.SignInThrottle.PartitionOf(ip).ToString()
+        : address;
 
     /// <summary>The sign-in session the connection belongs to (<see cref="ChatIdentity.SessionId"/>).</summary>
     public string? SessionId { get; } = sessionId;

@@ -48,6 +48,14 @@ public static class ChatErrors
     public static ErrorMessage PullLimited(int bytes, TimeSpan window, TimeSpan retryAfter, string? clientRef, long? conversation) =>
         Limited($"at most {Size(bytes)} of history, search results and member lists per {Seconds(window)} seconds", retryAfter, clientRef, conversation);
 
+    /// <summary>The account, or its network address, created too many rooms in the window.</summary>
+    public static ErrorMessage RoomCreationLimited(int count, TimeSpan window, bool byAddress, TimeSpan retryAfter, string? clientRef) =>
+        Limited($"at most {count} new rooms per {Minutes(window)} minutes{(byAddress ? " from one network address" : "")}; join an existing one", retryAfter, clientRef, null);
+
+    /// <summary>All the connections of one account together pulled too much history, search or member lists in the window.</summary>
+    public static ErrorMessage AccountPullLimited(int bytes, TimeSpan window, TimeSpan retryAfter, string? clientRef, long? conversation) =>
+        Limited($"at most {Size(bytes)} of history, search results and member lists per {Seconds(window)} seconds per account, all its connections together", retryAfter, clientRef, conversation);
+
     /// <summary>The room name is not valid.</summary>
     public static ErrorMessage BadRoom(int maxLength, string? clientRef) =>
         new("bad_room", $"A room name is 1 to {maxLength} letters, digits, '-' or '_', starting with a letter or digit.", clientRef, null, null);
@@ -129,6 +137,8 @@ public static class ChatErrors
     }
 
     private static string Seconds(TimeSpan window) => window.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
+
+    private static string Minutes(TimeSpan window) => window.TotalMinutes.ToString("0.#", CultureInfo.InvariantCulture);
 
     private static string Size(int bytes) => bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0
         ? $"{bytes / (1024 * 1024)} MiB"

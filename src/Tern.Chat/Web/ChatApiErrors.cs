@@ -45,7 +45,7 @@ internal static class ChatApiErrors
         AccountOutcome.UsernameTaken => (409, new("username_taken", result.Problem!)),
         AccountOutcome.BadCredentials => (401, new("bad_credentials", "Wrong username or password.")),
         AccountOutcome.RateLimited => (429, new("rate_limited", string.Create(CultureInfo.InvariantCulture,
-            $"Too many attempts. Try again in {RetryAfterSeconds(result.RetryAfter)} s."))),
+            $"{result.Problem ?? "Too many attempts."} Try again in {RetryAfterSeconds(result.RetryAfter)} s."))),
         _ => throw new ArgumentOutOfRangeException(nameof(result), result.Outcome, "Not an error."),
     };
 }

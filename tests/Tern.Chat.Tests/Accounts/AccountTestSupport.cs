@@ -55,5 +55,6 @@ internal static class TestAccountOptions
     {
         PasswordHashing = new PasswordHashParameters(64, 1, 1),
         AddressAttemptLimit = 1000,
+        SignUpLimit = 1000,
     };
 }

@@ -188,6 +188,42 @@ public sealed class HubConversationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Creating_rooms_is_limited_per_account_and_per_address_so_one_person_cannot_use_up_the_server()
+    {
+        // Join and leave freed the account's own room count, so one account could create every room the server allows.
+        _h.Options.RoomCreationLimit = 3;
+        _h.Options.AddressRoomCreationLimit = 4;
+        _h.Options.RateLimitCount = 100;
+        _h.Options.AddressRateLimitCount = 100;
+        Account mallory = await _h.AccountAsync("mallory");
+        TestClient m = await _h.ConnectAsync(mallory, "192.0.2.66");
+        for (int i = 0; i < 3; i++)
+        {
+            long room = await _h.JoinAsync(m, "squat" + i);
+            await _h.SendAsync(m, new { type = "leave", conversation = room });
+        }
+
+        await _h.SendAsync(m, new { type = "join", room = "squat3", @ref = "j" });
+        JsonElement error = m.Error();
+        Assert.Equal("rate_limited", error.Str("code"));
+        Assert.Equal("j", error.Str("ref"));
+        Assert.Contains("new rooms", error.Str("message"));
+        Assert.True(error.Has("retryAfterSeconds"));
+        Assert.Null(await _h.Store.FindRoomAsync("squat3"));
+        await _h.JoinAsync(m, "squat0"); // Rooms that exist can still be joined.
+
+        // A second account on the same address gets what is left of the address's allowance: one room.
+        TestClient sock = await _h.ConnectAsync(await _h.AccountAsync("sock"), "192.0.2.66");
+        await _h.JoinAsync(sock, "sock-room");
+        await _h.SendAsync(sock, new { type = "join", room = "sock-room2" });
+        Assert.Equal("rate_limited", sock.ErrorCode());
+
+        // Someone elsewhere is not held back.
+        TestClient bob = await _h.ConnectAsync(await _h.AccountAsync("bob"), "203.0.113.9");
+        await _h.JoinAsync(bob, "bobs-room");
+    }
+
+    [Fact]
     public async Task The_directory_lists_the_busiest_rooms_and_your_own()
     {
         _h.Options.RoomDirectorySize = 2;

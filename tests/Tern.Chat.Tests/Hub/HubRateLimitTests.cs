@@ -139,4 +139,77 @@ public sealed class HubRateLimitTests : IAsyncLifetime
         Assert.Equal(general, error.Long("conversation"));
         Assert.Contains("of history", error.Str("message"));
     }
+
+    [Fact]
+    public async Task Many_connections_of_one_account_share_one_pull_budget()
+    {
+        // Each connection may pull 20 KB; the account, all its tabs together, 40 KB. Pages are about 15.5 KB.
+        _h.Options.PullBudgetBytes = 20_000;
+        _h.Options.AccountPullBudgetBytes = 40_000;
+        _h.Options.RateLimitCount = 100;
+        Account alice = await _h.AccountAsync("alice");
+        TestClient writer = await _h.ConnectAsync(alice);
+        long general = await _h.JoinAsync(writer, "general");
+        for (int i = 0; i < 5; i++)
+        {
+            await _h.SayAsync(writer, general, new string('x', 3000));
+        }
+
+        var tabs = new List<TestClient>();
+        for (int i = 0; i < 10; i++)
+        {
+            TestClient tab = await _h.ConnectAsync(alice);
+            await _h.SendAsync(tab, new { type = "history", conversation = general, @ref = "h" });
+            tabs.Add(tab);
+        }
+
+        // Ten connections, each well within its own budget, got two pages between them, not ten.
+        Assert.Equal(2, tabs.Sum(t => t.OfType("history").Count));
+        JsonElement error = tabs[^1].Error();
+        Assert.Equal("rate_limited", error.Str("code"));
+        Assert.Equal("h", error.Str("ref"));
+        Assert.Contains("per account", error.Str("message"));
+
+        // Another account is not held back by alice's pulling.
+        TestClient bob = await _h.ConnectAsync(await _h.AccountAsync("bob"));
+        await _h.JoinAsync(bob, "general");
+        await _h.SendAsync(bob, new { type = "history", conversation = general });
+        Assert.Single(bob.OfType("history"));
+    }
+
+    [Fact]
+    public async Task An_ipv6_network_counts_as_one_address_however_many_of_its_addresses_it_uses()
+    {
+        _h.Options.AddressRateLimitCount = 3;
+        _h.Options.RateLimitCount = 100;
+        Account owner = await _h.AccountAsync("owner");
+        long general = (await _h.Store.GetOrCreateRoomAsync("general", owner.Id, 10, DateTimeOffset.UnixEpoch)).Room!.Id;
+        var accounts = new List<Account>();
+        for (int i = 0; i < 5; i++)
+        {
+            // Members made in the store directly, before the hub looks at the room (it follows changes it makes itself).
+            Account account = await _h.AccountAsync($"v6sock{i}");
+            await _h.Store.AddMemberAsync(general, account.Id, DateTimeOffset.UnixEpoch);
+            accounts.Add(account);
+        }
+
+        Account other = await _h.AccountAsync("neighbour");
+        await _h.Store.AddMemberAsync(general, other.Id, DateTimeOffset.UnixEpoch);
+        var clients = new List<TestClient>();
+        for (int i = 0; i < accounts.Count; i++)
+        {
+            clients.Add(await _h.ConnectAsync(accounts[i], $"2001:db8:1:2::{i + 1:x}"));
+        }
+
+        foreach (TestClient client in clients)
+        {
+            await _h.SendAsync(client, new { type = "say", conversation = general, text = "spam" });
+        }
+
+        Assert.Equal(3, (await _h.Store.GetBeforeAsync(general, null, 100)).Count);
+        Assert.Equal("rate_limited", clients[^1].ErrorCode());
+
+        // Another /64 is another subscriber.
+        await _h.SayAsync(await _h.ConnectAsync(other, "2001:db8:1:3::1"), general, "fine");
+    }
 }

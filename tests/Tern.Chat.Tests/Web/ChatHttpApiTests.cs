@@ -116,6 +116,35 @@ public sealed class ChatHttpApiTests : WebServerTest
     }
 
     [Fact]
+    public async Task One_address_creates_only_a_few_accounts_an_hour_however_slowly_it_tries()
+    {
+        // The attempt limit (20 a minute) alone let one address farm 1,200 accounts an hour.
+        await using WebTestServer strict = await WebTestServer.StartAsync(o => o.Accounts.SignUpLimit = 3);
+        await strict.SignUpAsync("farm0");
+        await strict.SignUpAsync("farm1");
+
+        // A taken name does not spend the allowance: only accounts made count.
+        using (HttpResponseMessage taken = await strict.PostAsync("/api/signup", new { username = "farm0", password = "password1" }))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, taken.StatusCode);
+        }
+
+        await strict.SignUpAsync("farm2");
+
+        using HttpResponseMessage limited = await strict.PostAsync("/api/signup", new { username = "farm3", password = "password1" });
+
+        Assert.Equal((HttpStatusCode)429, limited.StatusCode);
+        int seconds = int.Parse(Assert.Single(limited.Headers.GetValues("Retry-After")), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(seconds, 60, 3600); // One account more every 20 minutes at 3 an hour.
+        JsonElement error = await WebTestServer.JsonAsync(limited);
+        Assert.Equal("rate_limited", error.GetProperty("error").GetString());
+        Assert.Contains("accounts", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // Signing in to the accounts made is not held back.
+        await strict.LogInAsync("farm1");
+    }
+
+    [Fact]
     public async Task Attempts_from_one_address_are_throttled_across_sign_up_and_log_in()
     {
         await using WebTestServer strict = await WebTestServer.StartAsync(o => o.Accounts.AddressAttemptLimit = 3);
