@@ -77,6 +77,7 @@ public sealed class ChatApp : IAsyncDisposable
             AllowedHosts = options.GetAllowedHostList() is { Count: > 0 } hosts ? hosts : ["*"],
             AllowedOrigins = options.AllowedOriginList,
             SecureCookies = options.SecureCookies,
+            Accounts = options.Accounts,
         };
         webOptions.Accounts.SessionLifetime = TimeSpan.FromDays(options.SessionDays);
         StaticFileResponder page = StaticFileResponder.FromEmbeddedResources(typeof(ChatApp).Assembly, "wwwroot/");
@@ -87,7 +88,7 @@ public sealed class ChatApp : IAsyncDisposable
             for (int attempt = 0; app is null; attempt++)
             {
                 var web = new ChatWeb(store, webOptions, page, TimeProvider.System, loggerFactory);
-                WebSocketServer server = CreateServer(addresses, options.Port, web, loggerFactory);
+                WebSocketServer server = CreateServer(addresses, options, web, loggerFactory);
                 var hub = new ChatHub(store, store, new LocalChatFanout(), new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<ChatHub>());
                 web.Accounts.SessionsRevoked += (_, e) => SignOut(hub, e, loggerFactory.CreateLogger<ChatApp>());
                 ILogger connectionLogger = loggerFactory.CreateLogger("Tern.Chat.Connections");
@@ -158,11 +159,13 @@ public sealed class ChatApp : IAsyncDisposable
         return null;
     }
 
-    private static WebSocketServer CreateServer(IReadOnlyList<IPAddress> addresses, int port, ChatWeb web, ILoggerFactory loggerFactory)
+    private static WebSocketServer CreateServer(IReadOnlyList<IPAddress> addresses, ChatOptions options, ChatWeb web, ILoggerFactory loggerFactory)
     {
         var serverOptions = new WebSocketServerOptions
         {
             MaxMessageSize = MaxMessageSize,
+            // One person's many tabs fit; a script opening hundreds of sockets for one account or address does not.
+            MaxConnectionsPerAddress = options.MaxConnectionsPerAddress > 0 ? options.MaxConnectionsPerAddress : null,
             MaxRequestBodySize = ChatHttpApi.MaxBodyBytes,
             LoggerFactory = loggerFactory,
             HttpHandler = web.HandleHttpAsync,
@@ -171,7 +174,7 @@ public sealed class ChatApp : IAsyncDisposable
         };
         foreach (IPAddress address in addresses)
         {
-            serverOptions.EndPoints.Add(new IPEndPoint(address, port));
+            serverOptions.EndPoints.Add(new IPEndPoint(address, options.Port));
         }
 
         return new WebSocketServer(serverOptions);

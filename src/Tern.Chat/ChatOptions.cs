@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Tern.Chat.Accounts;
 using Tern.Chat.Hub;
 
 namespace Tern.Chat;
@@ -39,10 +40,15 @@ public sealed class ChatOptions
                                      the chat as https.     [env TERN_CHAT_SECURECOOKIES, default false]
           --session-days <days>      Sessions end after this many days without use.
                                                             [env TERN_CHAT_SESSIONDAYS, default 30]
+          --max-connections-per-address <n>
+                                     Most sockets one client address may hold open; 0 for no limit
+                                     (set it higher, or 0, behind a proxy: every client then has the
+                                     proxy's address).      [env TERN_CHAT_MAXCONNECTIONSPERADDRESS, default 64]
           -h, --help                 Show this help.
 
-        The same keys (Port, Host, Db, AllowedHosts, AllowedOrigins, SecureCookies, SessionDays, and a Hub
-        section with the limits of docs/chat-protocol.md) may be set in an appsettings.json next to the program.
+        The same keys (Port, Host, Db, AllowedHosts, AllowedOrigins, SecureCookies, SessionDays,
+        MaxConnectionsPerAddress, a Hub section with the chat's limits and an Accounts section with the sign-in
+        and sign-up throttles; see docs/chat-protocol.md) may be set in an appsettings.json next to the program.
         Command-line options win over environment variables, which win over the file.
         """;
 
@@ -56,6 +62,7 @@ public sealed class ChatOptions
         ["--allowed-origins"] = nameof(AllowedOrigins),
         ["--secure-cookies"] = nameof(SecureCookies),
         ["--session-days"] = nameof(SessionDays),
+        ["--max-connections-per-address"] = nameof(MaxConnectionsPerAddress),
     };
 
     /// <summary>The port; 0 picks a free one. Default 8080.</summary>
@@ -80,11 +87,20 @@ public sealed class ChatOptions
     /// <summary>Days without use after which a session ends. Default 30.</summary>
     public int SessionDays { get; set; } = 30;
 
+    /// <summary>Most sockets one client address may hold open; 0 for no limit. Default 64.</summary>
+    public int MaxConnectionsPerAddress { get; set; } = 64;
+
     /// <summary>True when --help was asked for.</summary>
     public bool ShowHelp { get; set; }
 
     /// <summary>The hub's limits (configuration section <c>Hub</c>).</summary>
     public ChatHubOptions Hub { get; } = new();
+
+    /// <summary>
+    /// Sign-in and sign-up throttles and password hashing (configuration section <c>Accounts</c>); the session lifetime
+    /// comes from <see cref="SessionDays"/>.
+    /// </summary>
+    public AccountOptions Accounts { get; } = new();
 
     /// <summary>
     /// Reads the options: defaults, then appsettings.json next to the program, then environment variables, then the
@@ -138,6 +154,11 @@ public sealed class ChatOptions
         if (string.IsNullOrWhiteSpace(options.Host) || string.IsNullOrWhiteSpace(options.DatabasePath))
         {
             throw new ChatOptionsException(string.IsNullOrWhiteSpace(options.Host) ? "Option '--host' needs a value." : "Option '--db' needs a value.");
+        }
+
+        if (options.MaxConnectionsPerAddress < 0)
+        {
+            throw new ChatOptionsException("--max-connections-per-address must be 0 (no limit) or more.");
         }
 
         if (options.SessionDays < 1)

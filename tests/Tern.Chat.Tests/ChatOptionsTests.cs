@@ -14,6 +14,7 @@ public sealed class ChatOptionsTests
         Assert.Equal("tern-chat.db", options.DatabasePath);
         Assert.False(options.SecureCookies);
         Assert.Equal(30, options.SessionDays);
+        Assert.Equal(64, options.MaxConnectionsPerAddress);
         Assert.Equal(["localhost", "127.0.0.1", "[::1]"], options.GetAllowedHostList());
         Assert.Empty(options.AllowedOriginList);
         Assert.False(options.ShowHelp);
@@ -25,7 +26,7 @@ public sealed class ChatOptionsTests
         var environment = new Dictionary<string, string?>
         {
             ["TERN_CHAT_PORT"] = "9000", ["TERN_CHAT_HOST"] = "0.0.0.0", ["TERN_CHAT_DB"] = "/tmp/x.db", ["OTHER_PORT"] = "1",
-            ["TERN_CHAT_HUB__RATELIMITCOUNT"] = "7",
+            ["TERN_CHAT_HUB__RATELIMITCOUNT"] = "7", ["TERN_CHAT_ACCOUNTS__SIGNUPLIMIT"] = "2", ["TERN_CHAT_MAXCONNECTIONSPERADDRESS"] = "0",
         };
 
         ChatOptions fromEnvironment = ChatOptions.Load([], environment);
@@ -34,6 +35,8 @@ public sealed class ChatOptionsTests
         Assert.Equal((9000, "0.0.0.0", "/tmp/x.db", false), (fromEnvironment.Port, fromEnvironment.Host, fromEnvironment.DatabasePath, fromEnvironment.SecureCookies));
         Assert.Equal((9001, "0.0.0.0", ":memory:", true), (overridden.Port, overridden.Host, overridden.DatabasePath, overridden.SecureCookies));
         Assert.Equal(7, fromEnvironment.Hub.RateLimitCount);
+        Assert.Equal(2, fromEnvironment.Accounts.SignUpLimit);
+        Assert.Equal(0, fromEnvironment.MaxConnectionsPerAddress);
     }
 
     [Fact]
@@ -74,6 +77,7 @@ public sealed class ChatOptionsTests
     [InlineData("'70000' is not a port number (0 to 65535) for --port (or TERN_CHAT_PORT).", "--port=70000")]
     [InlineData("'-1' is not a port number (0 to 65535) for --port (or TERN_CHAT_PORT).", "--port=-1")]
     [InlineData("Option '--host' needs a value.", "--host=")]
+    [InlineData("--max-connections-per-address must be 0 (no limit) or more.", "--max-connections-per-address", "-1")]
     [InlineData("Sessions must last at least a day (--session-days 1 or more).", "--session-days", "0")]
     public void Mistakes_are_explained(string message, params string[] args)
     {

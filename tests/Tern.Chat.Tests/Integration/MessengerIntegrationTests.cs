@@ -249,6 +249,29 @@ public sealed class MessengerIntegrationTests : IAsyncLifetime
         Assert.InRange(stored, 1, 60 - 5);
     }
 
+    [Fact]
+    public async Task One_address_holds_a_bounded_number_of_sockets_and_is_told_why()
+    {
+        await using ChatServer server = await ChatServer.StartAsync(configureApp: o => o.MaxConnectionsPerAddress = 3);
+        await using ChatAccount account = await ChatAccount.SignUpAsync(server, "tabs");
+        for (int i = 0; i < 3; i++)
+        {
+            await account.ConnectAsync();
+        }
+
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, server.Port);
+        NetworkStream stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET /chat HTTP/1.1\r\nHost: 127.0.0.1:{server.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            $"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{server.Port}\r\nCookie: tern_session={account.SessionToken}\r\n\r\n"));
+        var buffer = new byte[1024];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        string response = Encoding.ASCII.GetString(buffer, 0, await stream.ReadAsync(buffer, timeout.Token));
+
+        Assert.StartsWith("HTTP/1.1 503", response, StringComparison.Ordinal);
+        Assert.Contains("Retry-After:", response, StringComparison.OrdinalIgnoreCase);
+    }
+
     private async Task<ChatAccount> SignUpAsync(string username)
     {
         ChatAccount account = await ChatAccount.SignUpAsync(_server, username);

@@ -7,11 +7,13 @@ public sealed class ChatServer : IAsyncDisposable
 {
     private readonly string _directory;
     private readonly Action<ChatHubOptions>? _configure;
+    private readonly Action<ChatOptions>? _configureApp;
 
-    private ChatServer(string directory, Action<ChatHubOptions>? configure)
+    private ChatServer(string directory, Action<ChatHubOptions>? configure, Action<ChatOptions>? configureApp)
     {
         _directory = directory;
         _configure = configure;
+        _configureApp = configureApp;
     }
 
     public ChatApp App { get; private set; } = null!;
@@ -24,11 +26,11 @@ public sealed class ChatServer : IAsyncDisposable
 
     public Uri WebSocketUrl => new($"ws://127.0.0.1:{Port}/chat");
 
-    public static async Task<ChatServer> StartAsync(Action<ChatHubOptions>? configure = null)
+    public static async Task<ChatServer> StartAsync(Action<ChatHubOptions>? configure = null, Action<ChatOptions>? configureApp = null)
     {
         string directory = Path.Combine(Path.GetTempPath(), "tern-chat-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var server = new ChatServer(directory, configure);
+        var server = new ChatServer(directory, configure, configureApp);
         await server.StartAppAsync(port: 0);
         return server;
     }
@@ -76,7 +78,10 @@ public sealed class ChatServer : IAsyncDisposable
     {
         var options = new ChatOptions { Host = "127.0.0.1", Port = port, DatabasePath = DatabasePath };
         options.Hub.RoomListDelay = TimeSpan.FromMilliseconds(100);
+        // Tests sign up several people from 127.0.0.1 on one server; the hourly per-address cap is tested on its own.
+        options.Accounts.SignUpLimit = 100;
         _configure?.Invoke(options.Hub);
+        _configureApp?.Invoke(options);
         App = await ChatApp.StartAsync(options);
         Port = App.EndPoints[0].Port;
     }
