@@ -90,7 +90,8 @@ public sealed class ChatApp : IAsyncDisposable
                 var web = new ChatWeb(store, webOptions, page, TimeProvider.System, loggerFactory);
                 WebSocketServer server = CreateServer(addresses, options, web, loggerFactory);
                 var hub = new ChatHub(store, store, new LocalChatFanout(), new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<ChatHub>());
-                web.Accounts.SessionsRevoked += (_, e) => SignOut(hub, e, loggerFactory.CreateLogger<ChatApp>());
+                ILogger appLogger = loggerFactory.CreateLogger<ChatApp>();
+                web.Accounts.SessionsRevoked += (_, e) => SignOut(hub, e, appLogger);
                 ILogger connectionLogger = loggerFactory.CreateLogger("Tern.Chat.Connections");
                 server.Map(WebSocketPath, (connection, ct) => RunConnectionAsync(hub, connection, connectionLogger, ct));
                 try

@@ -200,11 +200,21 @@ public sealed class MessengerIntegrationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_password_is_stored_only_as_a_hash()
+    public async Task The_password_is_stored_only_as_a_hash_and_never_logged()
     {
         const string password = "Tr0ub4dor&3-unique-marker";
         await ChatAccount.SignUpAsync(_server, "frank", password);
+        await ChatAccount.SignInAsync(_server, "frank", password);
+        using (var http = new HttpClient { BaseAddress = _server.Url })
+        {
+            http.DefaultRequestHeaders.Add("Origin", _server.Url.GetLeftPart(UriPartial.Authority));
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostJsonAsync("/api/login", new { username = "frank", password = password + "-wrong" })).StatusCode);
+            Assert.Equal(HttpStatusCode.Conflict, (await http.PostJsonAsync("/api/signup", new { username = "FRANK", password })).StatusCode);
+        }
+
         await _server.StopAsync();
+        Assert.Contains(_server.Log.Lines, line => line.Contains("frank", StringComparison.Ordinal)); // the log does speak of him
+        Assert.DoesNotContain(_server.Log.Lines, line => line.Contains("Tr0ub4dor", StringComparison.Ordinal));
 
         foreach (string file in Directory.GetFiles(Path.GetDirectoryName(_server.DatabasePath)!))
         {

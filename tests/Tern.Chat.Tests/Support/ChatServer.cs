@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Tern.Chat.Hub;
 
 namespace Tern.Chat.Tests.Support;
@@ -17,6 +18,9 @@ public sealed class ChatServer : IAsyncDisposable
     }
 
     public ChatApp App { get; private set; } = null!;
+
+    /// <summary>Everything the chat logged, at every level.</summary>
+    public CollectingLoggerProvider Log { get; } = new();
 
     public int Port { get; private set; }
 
@@ -82,7 +86,9 @@ public sealed class ChatServer : IAsyncDisposable
         options.Accounts.SignUpLimit = 100;
         _configure?.Invoke(options.Hub);
         _configureApp?.Invoke(options);
-        App = await ChatApp.StartAsync(options);
+        // Kept for the app's life (not disposed): the app creates loggers as it goes.
+        ILoggerFactory loggerFactory = LoggerFactory.Create(logging => logging.AddProvider(Log).SetMinimumLevel(LogLevel.Trace));
+        App = await ChatApp.StartAsync(options, loggerFactory);
         Port = App.EndPoints[0].Port;
     }
 }
