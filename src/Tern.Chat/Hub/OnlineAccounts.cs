@@ -126,6 +126,12 @@ internal sealed class OnlineAccount(long id, string username, string displayName
     /// <summary>The presence announced last (under the gate).</summary>
     public string AnnouncedStatus { get; set; } = PresenceStatus.Offline;
 
+    /// <summary>When (<see cref="TimeProvider.GetTimestamp"/>) the presence was announced last (under the gate).</summary>
+    public long AnnouncedAt { get; set; }
+
+    /// <summary>The timer that announces a change held back by <see cref="ChatHubOptions.PresenceInterval"/>, while one is pending (under the gate).</summary>
+    public ITimer? PresenceTimer { get; set; }
+
     /// <summary>online when any connection is, away when all are away, offline when there are none.</summary>
     public string Status
     {
