@@ -90,6 +90,12 @@ public sealed class ChatHubOptions
     public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// How often the sign-in sessions of open connections are looked up, so that a connection whose session expired
+    /// or was removed from the store is closed (4001) within this time; zero turns the check off. Default 1 minute.
+    /// </summary>
+    public TimeSpan SessionCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// How long membership changes are gathered before the directory is pushed to everyone: it is pushed at most once
     /// per this time. Default 1 s.
     /// </summary>
@@ -120,5 +126,6 @@ public sealed class ChatHubOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(TypingInterval, TimeSpan.Zero, nameof(TypingInterval));
         ArgumentOutOfRangeException.ThrowIfLessThan(RoomListDelay, TimeSpan.Zero, nameof(RoomListDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(PresenceInterval, TimeSpan.Zero, nameof(PresenceInterval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SessionCheckInterval, TimeSpan.Zero, nameof(SessionCheckInterval));
     }
 }

@@ -235,6 +235,10 @@ internal sealed class OnlineRegistry
     public bool TryGetConnection(long clientId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ChatConnection? connection) =>
         _connections.TryGetValue(clientId, out connection);
 
+    /// <summary>The sign-in sessions with a connection here (each once), with their accounts.</summary>
+    public List<(long AccountId, string SessionId)> Sessions() =>
+        _connections.Values.Where(c => c.SessionId is not null && !c.Closed).Select(c => (c.Account.Id, c.SessionId!)).Distinct().ToList();
+
     public bool TryAddConnection(ChatConnection connection) => _connections.TryAdd(connection.Client.Id, connection);
 
     public bool TryRemoveConnection(long clientId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ChatConnection? connection) =>
