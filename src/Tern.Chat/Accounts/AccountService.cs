@@ -120,6 +120,25 @@ public sealed class AccountService : IAsyncDisposable
     }
 
     /// <summary>
+    /// Replaces a hash made with weaker parameters than the current ones: sign-in is the only time the password is at
+    /// hand, so raising the cost (after a config change or a new default) reaches each account the next time it signs
+    /// in. A failure is logged and the sign-in goes on: the old hash still works, and the next sign-in tries again.
+    /// </summary>
+    private async Task RehashAsync(Account account, string password, CancellationToken cancellationToken)
+    {
+        try
+        {
+            string passwordHash = await _hasher.HashAsync(password, cancellationToken).ConfigureAwait(false);
+            await _store.SetPasswordHashAsync(account.Id, passwordHash, cancellationToken).ConfigureAwait(false);
+            _logger.LogInformation("Account {AccountId}: password hash renewed with the current parameters", account.Id);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning(e, "Account {AccountId}: renewing the password hash failed; the old one stays", account.Id);
+        }
+    }
+
+    /// <summary>
     /// Signs in with a name and password. An unknown name, an account that cannot sign in and a wrong password all
     /// answer <see cref="AccountOutcome.BadCredentials"/> after the same work (one password hash), and count against
     /// the name's allowance of failures.
@@ -149,8 +168,7 @@ public sealed class AccountService : IAsyncDisposable
 
         if (_hasher.NeedsRehash(account.PasswordHash))
         {
-            // IAccountStore has no way to replace a password hash yet; when it has, store _hasher.HashAsync(password) here.
-            _logger.LogDebug("Account {AccountId} has a password hash weaker than the current parameters", account.Id);
+            await RehashAsync(account, password, cancellationToken).ConfigureAwait(false);
         }
 
         _logger.LogInformation("Account {AccountId} '{Username}' signed in from {Client}", account.Id, account.Username, client);

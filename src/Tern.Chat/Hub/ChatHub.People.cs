@@ -59,18 +59,79 @@ public sealed partial class ChatHub
         }
     }
 
-    /// <summary>Tells the account's contacts its presence if it differs from what they were told last; under the account's gate.</summary>
-    private async ValueTask AnnouncePresenceLockedAsync(OnlineAccount account, CancellationToken cancellationToken)
+    /// <summary>
+    /// Tells the account's contacts its presence if it differs from what they were told last; under the account's gate.
+    /// A change between online and away within <see cref="ChatHubOptions.PresenceInterval"/> of the last announcement
+    /// is held back, and a timer announces the status as it is then, so that flipping costs contacts at most one
+    /// message per interval yet never leaves them with a stale status. Going offline or coming back is announced at
+    /// once: it costs a connection, and holding it back could let a late "offline" overtake a reconnection.
+    /// </summary>
+    /// <param name="account">The account.</param>
+    /// <param name="cancellationToken">Cancels the announcement.</param>
+    /// <param name="intervalElapsed">Called from the timer: the interval is over, whatever the clock says.</param>
+    private async ValueTask AnnouncePresenceLockedAsync(OnlineAccount account, CancellationToken cancellationToken, bool intervalElapsed = false)
     {
         string status = account.Status;
         if (status == account.AnnouncedStatus)
         {
-            return;
+            return; // Also when a flip came back before a held-back one went out: the pending timer then finds nothing to say.
         }
 
+        long now = _time.GetTimestamp();
+        if (!intervalElapsed && status != PresenceStatus.Offline && account.AnnouncedStatus != PresenceStatus.Offline)
+        {
+            long wait = account.AnnouncedAt + (long)(_options.PresenceInterval.TotalSeconds * _time.TimestampFrequency) - now;
+            if (wait > 0)
+            {
+                account.PresenceTimer ??= _time.CreateTimer(
+                    static state => ((PresenceHold)state!).Fire(),
+                    new PresenceHold(this, account),
+                    TimeSpan.FromSeconds(wait / (double)_time.TimestampFrequency),
+                    Timeout.InfiniteTimeSpan);
+                return;
+            }
+        }
+
+        CancelHeldPresence(account);
         account.AnnouncedStatus = status;
+        account.AnnouncedAt = now;
         string json = ChatJson.Serialize(new PresenceMessage(account.Username, status));
         await PublishAsync(ChatEventKind.Presence, 0, account.Id, json, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops a pending held-back announcement (under the gate): what is announced now supersedes it.</summary>
+    private static void CancelHeldPresence(OnlineAccount account)
+    {
+        account.PresenceTimer?.Dispose();
+        account.PresenceTimer = null;
+    }
+
+    /// <summary>The state of a held-back announcement's timer.</summary>
+    private sealed class PresenceHold(ChatHub hub, OnlineAccount account)
+    {
+        public void Fire() => _ = hub.AnnounceHeldPresenceAsync(account);
+    }
+
+    /// <summary>The interval after a held-back change is over: announce the status as it is now.</summary>
+    private async Task AnnounceHeldPresenceAsync(OnlineAccount account)
+    {
+        await account.Gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            CancelHeldPresence(account);
+            if (!_disposed && !account.Removed)
+            {
+                await AnnouncePresenceLockedAsync(account, CancellationToken.None, intervalElapsed: true).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Announcing the held-back presence of {Username} failed", account.Username);
+        }
+        finally
+        {
+            account.Gate.Release();
+        }
     }
 
     private async ValueTask<ErrorMessage?> SetProfileAsync(ChatConnection connection, ClientMessage request, CancellationToken cancellationToken)

@@ -61,6 +61,8 @@ public sealed partial class ChatHub : IAsyncDisposable
     private readonly ChatLimits _limits;
     private readonly IDisposable _subscription;
     private readonly ITimer _directoryTimer;
+    private readonly ITimer _sessionTimer;
+    private int _checkingSessions;
     private volatile bool _disposed;
 
     /// <summary>Creates a hub.</summary>
@@ -97,6 +99,8 @@ public sealed partial class ChatHub : IAsyncDisposable
             _options.MaxTextLength, _options.MaxTextLines, DisplayNameRules.MaxLength, _options.MaxRoomLength, _options.MaxRoomsPerAccount,
             _options.RateLimitCount, _options.RateLimitWindow.TotalSeconds, _options.HistoryPageSize, _options.SearchPageSize, _options.TypingInterval.TotalSeconds);
         _directoryTimer = _time.CreateTimer(static state => ((ChatHub)state!).OnDirectoryTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        TimeSpan sessionCheck = _options.SessionCheckInterval > TimeSpan.Zero ? _options.SessionCheckInterval : Timeout.InfiniteTimeSpan;
+        _sessionTimer = _time.CreateTimer(static state => ((ChatHub)state!).OnSessionTimer(), this, sessionCheck, sessionCheck);
         _subscription = _fanout.Subscribe(DeliverAsync);
     }
 
@@ -243,7 +247,54 @@ public sealed partial class ChatHub : IAsyncDisposable
     public ValueTask SignOutAsync(long accountId, string? sessionId = null, CancellationToken cancellationToken = default) =>
         _fanout.PublishAsync(new ChatEvent(ChatEventKind.SignOut, 0, accountId, null, sessionId), cancellationToken);
 
-    /// <summary>Stops the directory timer, event delivery and the rate limiters. Nobody is announced as leaving: the process is going away.</summary>
+    /// <summary>
+    /// Closes, with <see cref="SignedOutCloseCode"/>, this hub's connections whose sign-in session
+    /// (<see cref="ChatIdentity.SessionId"/>, the store's token hash) has expired or is gone from the store. The
+    /// cookie was checked once, at the handshake; without this a socket would outlive its session for as long as it
+    /// stays open. Runs every <see cref="ChatHubOptions.SessionCheckInterval"/>; each process checks its own connections.
+    /// </summary>
+    /// <returns>How many sessions were found expired or gone.</returns>
+    public async ValueTask<int> CloseExpiredSessionsAsync(CancellationToken cancellationToken = default)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        int expired = 0;
+        foreach ((long accountId, string sessionId) in _online.Sessions())
+        {
+            if (await _accounts.FindSessionAsync(sessionId, now, cancellationToken).ConfigureAwait(false) is null)
+            {
+                expired++;
+                await CloseAccountAsync(accountId, sessionId).ConfigureAwait(false);
+            }
+        }
+
+        return expired;
+    }
+
+    private void OnSessionTimer() => _ = CheckSessionsAsync();
+
+    private async Task CheckSessionsAsync()
+    {
+        // A check still running (a slow store) is not doubled up.
+        if (_disposed || Interlocked.Exchange(ref _checkingSessions, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            await CloseExpiredSessionsAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Checking the sessions of open connections failed; the next check tries again");
+        }
+        finally
+        {
+            Volatile.Write(ref _checkingSessions, 0);
+        }
+    }
+
+    /// <summary>Stops the directory and session timers, event delivery and the rate limiters. Nobody is announced as leaving: the process is going away.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
@@ -254,6 +305,7 @@ public sealed partial class ChatHub : IAsyncDisposable
         _disposed = true;
         _subscription.Dispose();
         await _directoryTimer.DisposeAsync().ConfigureAwait(false);
+        await _sessionTimer.DisposeAsync().ConfigureAwait(false);
         await _rateLimits.DisposeAsync().ConfigureAwait(false);
     }
 

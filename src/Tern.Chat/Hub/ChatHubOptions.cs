@@ -82,6 +82,20 @@ public sealed class ChatHubOptions
     public TimeSpan TypingInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// Shortest time between two announcements of one account's change between online and away: a change sooner is
+    /// held back and the latest status announced when the time is up, so that a client flipping its status cannot
+    /// make the server write to every contact at its request rate, and contacts still end with the true status. Going
+    /// offline and coming back online are announced at once. Default 2 s.
+    /// </summary>
+    public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How often the sign-in sessions of open connections are looked up, so that a connection whose session expired
+    /// or was removed from the store is closed (4001) within this time; zero turns the check off. Default 1 minute.
+    /// </summary>
+    public TimeSpan SessionCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// How long membership changes are gathered before the directory is pushed to everyone: it is pushed at most once
     /// per this time. Default 1 s.
     /// </summary>
@@ -111,5 +125,7 @@ public sealed class ChatHubOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(RoomDirectorySize, 0, nameof(RoomDirectorySize));
         ArgumentOutOfRangeException.ThrowIfLessThan(TypingInterval, TimeSpan.Zero, nameof(TypingInterval));
         ArgumentOutOfRangeException.ThrowIfLessThan(RoomListDelay, TimeSpan.Zero, nameof(RoomListDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PresenceInterval, TimeSpan.Zero, nameof(PresenceInterval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SessionCheckInterval, TimeSpan.Zero, nameof(SessionCheckInterval));
     }
 }

@@ -126,6 +126,12 @@ internal sealed class OnlineAccount(long id, string username, string displayName
     /// <summary>The presence announced last (under the gate).</summary>
     public string AnnouncedStatus { get; set; } = PresenceStatus.Offline;
 
+    /// <summary>When (<see cref="TimeProvider.GetTimestamp"/>) the presence was announced last (under the gate).</summary>
+    public long AnnouncedAt { get; set; }
+
+    /// <summary>The timer that announces a change held back by <see cref="ChatHubOptions.PresenceInterval"/>, while one is pending (under the gate).</summary>
+    public ITimer? PresenceTimer { get; set; }
+
     /// <summary>online when any connection is, away when all are away, offline when there are none.</summary>
     public string Status
     {
@@ -228,6 +234,10 @@ internal sealed class OnlineRegistry
 
     public bool TryGetConnection(long clientId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ChatConnection? connection) =>
         _connections.TryGetValue(clientId, out connection);
+
+    /// <summary>The sign-in sessions with a connection here (each once), with their accounts.</summary>
+    public List<(long AccountId, string SessionId)> Sessions() =>
+        _connections.Values.Where(c => c.SessionId is not null && !c.Closed).Select(c => (c.Account.Id, c.SessionId!)).Distinct().ToList();
 
     public bool TryAddConnection(ChatConnection connection) => _connections.TryAdd(connection.Client.Id, connection);
 

@@ -22,6 +22,13 @@ public interface IAccountStore
     /// <summary>Changes how the account's name is shown (never the name itself).</summary>
     ValueTask SetDisplayNameAsync(long accountId, string displayName, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Replaces the account's password hash (a PHC string, never the password), as when a sign-in finds it made with
+    /// weaker parameters than the current ones and hashes the password again. Nothing happens when there is no such
+    /// account. Sessions are left alone: the password is the same.
+    /// </summary>
+    ValueTask SetPasswordHashAsync(long accountId, string passwordHash, CancellationToken cancellationToken = default);
+
     /// <summary>Stores a new session. Only the token's hash is stored, never the token.</summary>
     ValueTask CreateSessionAsync(SessionRecord session, CancellationToken cancellationToken = default);
 

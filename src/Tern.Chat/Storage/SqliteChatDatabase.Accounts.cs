@@ -47,6 +47,14 @@ public sealed partial class SqliteChatDatabase
     }
 
     /// <inheritdoc/>
+    public async ValueTask SetPasswordHashAsync(long accountId, string passwordHash, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(passwordHash);
+        await WriteAsync(t => t.ExecuteAsync("UPDATE accounts SET password_hash = $hash WHERE id = $id;", cancellationToken,
+            ("$hash", passwordHash), ("$id", accountId)), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
     public async ValueTask CreateSessionAsync(SessionRecord session, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(session);

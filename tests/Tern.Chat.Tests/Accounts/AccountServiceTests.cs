@@ -53,6 +53,31 @@ public sealed class AccountServiceTests : IAsyncLifetime
         Assert.Null(await _db.Database.FindAccountAsync("dave"));
     }
 
+    [Fact]
+    public async Task Signing_in_replaces_a_hash_made_with_weaker_parameters_by_one_with_the_current_ones()
+    {
+        var weak = new PasswordHashParameters(4096, 1, 1);
+        await using (var before = new AccountService(_db.Database, new AccountOptions { PasswordHashing = weak }, _clock))
+        {
+            Assert.Equal(AccountOutcome.Success, (await before.SignUpAsync("alice", "correct horse", null, s_client)).Outcome);
+        }
+
+        string weakHash = (await _db.Database.FindAccountAsync("alice"))!.PasswordHash!;
+        Assert.True(PasswordHashString.TryParse(weakHash, out PasswordHashString? parsed));
+        Assert.Equal(weak, parsed.Parameters);
+
+        await using var now = new AccountService(_db.Database, new AccountOptions(), _clock); // OWASP's parameters
+        Assert.Equal(AccountOutcome.Success, (await now.SignInAsync("alice", "correct horse", s_client)).Outcome);
+
+        string rehashed = (await _db.Database.FindAccountAsync("alice"))!.PasswordHash!;
+        Assert.True(PasswordHashString.TryParse(rehashed, out parsed));
+        Assert.Equal(PasswordHashParameters.Owasp, parsed.Parameters);
+        Assert.False(now.Hasher.NeedsRehash(rehashed));
+        Assert.Equal(AccountOutcome.Success, (await now.SignInAsync("alice", "correct horse", s_client)).Outcome);
+        Assert.Equal(rehashed, (await _db.Database.FindAccountAsync("alice"))!.PasswordHash); // once is enough
+        Assert.Equal(AccountOutcome.BadCredentials, (await now.SignInAsync("alice", "wrong horse", s_client)).Outcome);
+    }
+
     [Theory]
     [InlineData("x", "password1", AccountOutcome.BadUsername)]
     [InlineData("\u0430lice", "password1", AccountOutcome.BadUsername)] // Cyrillic а: mixed scripts

@@ -74,6 +74,35 @@ public sealed class HubConnectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_connection_whose_session_expired_or_went_away_is_closed_with_4001_at_the_next_check()
+    {
+        Account alice = await _h.AccountAsync("alice");
+        Account bob = await _h.AccountAsync("bob");
+        DateTimeOffset now = _h.Time.GetUtcNow();
+        await _h.Store.CreateSessionAsync(new SessionRecord("alice-short", alice.Id, now, now, now.AddHours(1)));
+        await _h.Store.CreateSessionAsync(new SessionRecord("alice-long", alice.Id, now, now, now.AddDays(30)));
+        await _h.Store.CreateSessionAsync(new SessionRecord("bob-session", bob.Id, now, now, now.AddDays(30)));
+        var a1 = new TestClient(101);
+        var a2 = new TestClient(102);
+        var b1 = new TestClient(103);
+        await _h.Hub.ConnectAsync(a1, new ChatIdentity(alice.Id, alice.Username, alice.DisplayName, "alice-short"), "192.0.2.1");
+        await _h.Hub.ConnectAsync(a2, new ChatIdentity(alice.Id, alice.Username, alice.DisplayName, "alice-long"), "192.0.2.1");
+        await _h.Hub.ConnectAsync(b1, new ChatIdentity(bob.Id, bob.Username, bob.DisplayName, "bob-session"), "192.0.2.1");
+
+        Assert.Equal(0, await _h.Hub.CloseExpiredSessionsAsync());
+        Assert.Empty(_h.Transport.Closed);
+
+        _h.Time.Advance(TimeSpan.FromHours(2));
+        await _h.Store.DeleteSessionAsync("bob-session"); // revoked behind the hub's back (another process, a clean-up)
+        Assert.Equal(2, await _h.Hub.CloseExpiredSessionsAsync());
+
+        Assert.Equal([(a1.Id, 4001, "signed out"), (b1.Id, 4001, "signed out")], _h.Transport.Closed.OrderBy(c => c.ClientId));
+        a2.Clear();
+        await _h.SendAsync(a2, new { type = "rooms" });
+        Assert.NotEmpty(a2.Received); // the live session's connection goes on
+    }
+
+    [Fact]
     public async Task Signing_out_closes_every_connection_of_that_account_only_with_4001()
     {
         Account alice = await _h.AccountAsync("alice");

@@ -36,10 +36,14 @@ public sealed class HubPeopleTests : IAsyncLifetime
     {
         TestClient a1 = await _h.ConnectAsync(_alice);
         TestClient a2 = await _h.ConnectAsync(_alice);
+        TimeSpan apart = _h.Options.PresenceInterval; // Far enough apart that none is held back.
         await _h.SendAsync(a1, new { type = "presence", status = "away" });
+        _h.Time.Advance(apart);
         await _h.SendAsync(a2, new { type = "presence", status = "away" });
+        _h.Time.Advance(apart);
         await _h.SendAsync(a1, new { type = "presence", status = "online" });
         await _h.SendAsync(a1, new { type = "presence", status = "online" });
+        _h.Time.Advance(apart);
         await _h.Hub.DisconnectAsync(a1);
         await _h.Hub.DisconnectAsync(a2);
         await _h.Hub.DisconnectAsync(a2);
@@ -54,6 +58,28 @@ public sealed class HubPeopleTests : IAsyncLifetime
         await _h.SendAsync(a3, new { type = "presence", status = "busy", @ref = "p" });
         Assert.Equal("bad_field", a3.ErrorCode());
         Assert.Equal("p", a3.Error().Str("ref"));
+    }
+
+    [Fact]
+    public async Task A_burst_of_presence_flips_reaches_contacts_as_a_few_announcements_ending_with_the_last_status()
+    {
+        // The clock the hub reads stands still, so every flip after the first announcement is within the interval;
+        // the held-back status goes out on a (real-time) timer.
+        _h.Options.PresenceInterval = TimeSpan.FromMilliseconds(200);
+        TestClient a = await _h.ConnectAsync(_alice);
+        _b.Clear();
+
+        for (int i = 0; i < 101; i++)
+        {
+            await _h.SendAsync(a, new { type = "presence", status = i % 2 == 0 ? "away" : "online" });
+        }
+
+        Assert.Empty(a.OfType("error"));
+        Assert.True(_b.OfType("presence").Count <= 1, $"{_b.OfType("presence").Count} announcements during the burst");
+        JsonElement last = await _b.WaitForAsync("presence", count: 1);
+        await Task.Delay(500); // Time for any further (wrong) announcement to show.
+        Assert.Single(_b.OfType("presence"));
+        Assert.Equal("alice away", $"{last.Str("username")} {last.Str("status")}");
     }
 
     [Fact]

@@ -55,6 +55,21 @@ public abstract partial class StoreContract<TStore>
     }
 
     [Fact]
+    public async Task The_password_hash_is_replaced_alone_and_only_for_that_account()
+    {
+        Account alice = await AccountAsync("alice");
+        Account bob = await AccountAsync("bob");
+        await Store.CreateSessionAsync(new SessionRecord("alice-session", alice.Id, Start, Start, Start.AddDays(1)));
+
+        await Store.SetPasswordHashAsync(alice.Id, "$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3");
+        await Store.SetPasswordHashAsync(bob.Id + alice.Id + 1000, "$argon2id$nobody"); // no such account: nothing happens
+
+        Assert.Equal(alice with { PasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3" }, await Store.GetAccountAsync(alice.Id));
+        Assert.Equal(bob, await Store.GetAccountAsync(bob.Id));
+        Assert.NotNull(await Store.FindSessionAsync("alice-session", Start)); // the same password: signed-in devices stay signed in
+    }
+
+    [Fact]
     public async Task A_session_is_found_until_it_expires_and_touching_slides_it()
     {
         Account alice = await AccountAsync("alice");
