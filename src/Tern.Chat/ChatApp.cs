@@ -111,7 +111,7 @@ public sealed class ChatApp : IAsyncDisposable
                     throw;
                 }
 
-                app = new ChatApp(server, hub, web, store, MakeUrl(options.Host, server.LocalEndPoints[0]), historyLocation, loggerFactory.CreateLogger<ChatApp>());
+                app = new ChatApp(server, hub, web, store, MakeUrl(options.Host, server.LocalEndPoints[0]), historyLocation, appLogger);
             }
 
             return app;
