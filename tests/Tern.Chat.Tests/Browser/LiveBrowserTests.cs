@@ -213,6 +213,56 @@ public sealed class LiveBrowserTests(BrowserFixture browser) : BrowserTest(brows
     }
 
     [Fact]
+    public async Task Direct_messages_and_mentions_notify_only_while_hidden_and_only_after_the_person_allowed_it()
+    {
+        ChatPage alice = await OpenAsync();
+        await alice.RecordNotificationsAsync();
+        await alice.SignUpAsync("alice");
+        ChatPage bob = await SignUpAsync("bob", "Bob");
+        await alice.JoinRoomAsync("general");
+        await bob.JoinRoomAsync("general");
+
+        // Loading never asks; without permission a hidden tab shows nothing.
+        Assert.Equal(0, await alice.PermissionRequestsAsync());
+        await alice.SetHiddenAsync(true);
+        await bob.SayAsync("@alice before you allowed it");
+        await Expect(alice.Page).ToHaveTitleAsync("(1) Tern.Chat");
+        Assert.Empty(await alice.NotificationsAsync());
+        Assert.Equal(0, await alice.PermissionRequestsAsync());
+        await alice.SetHiddenAsync(false);
+
+        // The menu item asks once, then goes away.
+        await alice.ChooseFromMenuAsync("menu-notifications");
+        await alice.Page.WaitForFunctionAsync("() => window.__permissionRequests === 1");
+        await Expect(alice.Page.Locator("#menu")).ToBeHiddenAsync();
+        await alice.Page.ClickAsync("#menu-button");
+        await Expect(alice.Page.Locator("#menu")).ToBeVisibleAsync();
+        await Expect(alice.Page.Locator("#menu-notifications")).ToBeHiddenAsync();
+        await alice.Page.Keyboard.PressAsync("Escape");
+
+        // Hidden: a mention and a direct message notify; a plain room message does not.
+        await alice.SetHiddenAsync(true);
+        await bob.SayAsync("just chatting");
+        await bob.SayAsync("@alice look at this");
+        await Expect(alice.Message("@alice look at this")).ToHaveCountAsync(1);
+        await bob.OpenDirectAsync("alice");
+        await bob.SayAsync("a **private** word");
+        await Expect(alice.UnreadBadge("bob")).ToHaveTextAsync("1");
+        Assert.Equal(["Bob in #general: @alice look at this", "Bob: a private word"], await alice.NotificationsAsync());
+
+        // Visible: nothing more, though the same kinds of message arrive.
+        await alice.SetHiddenAsync(false);
+        await bob.SayAsync("another private word");
+        await Expect(alice.UnreadBadge("bob")).ToHaveTextAsync("2");
+        await bob.OpenConversationAsync("general");
+        await bob.SayAsync("@alice once more");
+        await Expect(alice.Message("@alice once more")).ToHaveCountAsync(1);
+        Assert.Equal(2, (await alice.NotificationsAsync()).Length);
+        Assert.Equal(1, await alice.PermissionRequestsAsync());
+        AssertNoErrors(alice, bob);
+    }
+
+    [Fact]
     public async Task A_display_name_change_shows_everywhere_at_once()
     {
         (ChatPage alice, ChatPage bob) = await AliceAndBobInAsync("general", "Alice", null);
