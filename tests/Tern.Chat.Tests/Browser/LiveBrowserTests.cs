@@ -192,6 +192,32 @@ public sealed class LiveBrowserTests(BrowserFixture browser) : BrowserTest(brows
     }
 
     [Fact]
+    public async Task Presence_turns_away_after_the_idle_time_and_online_again_with_activity()
+    {
+        ChatPage alice = await SignUpAsync("alice");
+        ChatPage bob = await SignUpAsync("bob");
+        await alice.OpenDirectAsync("bob");
+        await alice.SayAsync("are you there?");
+        await Expect(bob.Conversation("alice")).ToBeVisibleAsync();
+
+        // The same session with a 1.5 s idle time instead of 5 minutes (?idle= in the address).
+        await bob.Page.GotoAsync(new Uri(bob.Url, "/?idle=1500").ToString());
+        await bob.WaitUntilConnectedAsync();
+        ILocator bobsDot = alice.Conversation("bob").Locator(".presence-dot");
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "online");
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "away", new() { Timeout = 10_000 });
+        await Expect(alice.Page.Locator("#members .member[data-username='bob']")).ToHaveAttributeAsync("data-status", "away");
+
+        await bob.Page.Keyboard.PressAsync("Shift");
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "online", new() { Timeout = 2_000 });
+        await bob.Page.Mouse.ClickAsync(5, 400);
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "away", new() { Timeout = 10_000 });
+        await bob.Page.Mouse.ClickAsync(5, 400);
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "online", new() { Timeout = 2_000 });
+        AssertNoErrors(alice, bob);
+    }
+
+    [Fact]
     public async Task A_hidden_tab_counts_what_is_addressed_to_its_person_in_the_title()
     {
         (ChatPage alice, ChatPage bob) = await AliceAndBobInAsync("general", null, "Bob");
