@@ -172,11 +172,7 @@ public sealed class LiveBrowserTests(BrowserFixture browser) : BrowserTest(brows
     [Fact]
     public async Task Presence_turns_away_when_the_other_tab_is_hidden_and_offline_when_it_closes()
     {
-        ChatPage alice = await SignUpAsync("alice");
-        ChatPage bob = await SignUpAsync("bob");
-        await alice.OpenDirectAsync("bob");
-        await alice.SayAsync("are you there?");
-        await Expect(bob.Conversation("alice")).ToBeVisibleAsync();
+        (ChatPage alice, ChatPage bob) = await AliceWritesToBobAsync("are you there?");
 
         ILocator bobsDot = alice.Conversation("bob").Locator(".presence-dot");
         await Expect(bobsDot).ToHaveAttributeAsync("data-status", "online");
@@ -194,11 +190,7 @@ public sealed class LiveBrowserTests(BrowserFixture browser) : BrowserTest(brows
     [Fact]
     public async Task Presence_turns_away_after_the_idle_time_and_online_again_with_activity()
     {
-        ChatPage alice = await SignUpAsync("alice");
-        ChatPage bob = await SignUpAsync("bob");
-        await alice.OpenDirectAsync("bob");
-        await alice.SayAsync("are you there?");
-        await Expect(bob.Conversation("alice")).ToBeVisibleAsync();
+        (ChatPage alice, ChatPage bob) = await AliceWritesToBobAsync("are you there?");
 
         // The same session with a 1.5 s idle time instead of 5 minutes (?idle= in the address).
         await bob.Page.GotoAsync(new Uri(bob.Url, "/?idle=1500").ToString());
