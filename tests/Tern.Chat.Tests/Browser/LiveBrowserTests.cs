@@ -155,6 +155,20 @@ public sealed class LiveBrowserTests(BrowserFixture browser) : BrowserTest(brows
     {
         (ChatPage alice, ChatPage bob) = await AliceAndBobInAsync("general", "Alice", "Bob");
 
+        // A script that fills the box (and fires input itself) is not Bob typing.
+        await bob.Page.EvaluateAsync(
+            """
+            () => {
+              const box = document.getElementById('text');
+              box.value = 'filled by a script';
+              box.dispatchEvent(new Event('input', { bubbles: true }));
+            }
+            """);
+        await Task.Delay(300);
+        Assert.DoesNotContain(bob.Frames, frame => frame.Sent && frame.Text.Contains("\"typing\"", StringComparison.Ordinal));
+        await Expect(alice.Typing).ToBeEmptyAsync();
+        await bob.Page.Locator("#text").FillAsync(string.Empty);
+
         await bob.Page.Locator("#text").PressSequentiallyAsync("I am writ");
         await Expect(alice.Typing).ToHaveTextAsync("Bob is typing…");
         await Expect(bob.Typing).ToBeEmptyAsync();
