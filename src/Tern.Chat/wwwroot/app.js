@@ -84,6 +84,7 @@ async function signOut(everywhere) {
 function setConnection(name, text, canRetry) {
   ui.connection.dataset.state = name;
   ui.connectionText.textContent = text;
+  ui.connection.title = text; // on a phone the pill is only its dot
   ui.retryNow.hidden = !canRetry;
 }
 

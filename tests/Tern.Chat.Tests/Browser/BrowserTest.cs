@@ -1,5 +1,6 @@
 using Tern.Chat.Hub;
 using Tern.Chat.Tests.Support;
+using static Microsoft.Playwright.Assertions;
 
 namespace Tern.Chat.Tests.Browser;
 
@@ -61,6 +62,17 @@ public abstract class BrowserTest(BrowserFixture browser) : IAsyncLifetime
         ChatPage bob = await SignUpAsync("bob", bobName);
         await alice.JoinRoomAsync(room);
         await bob.JoinRoomAsync(room);
+        return (alice, bob);
+    }
+
+    /// <summary>Alice and Bob, signed up; Alice has written to Bob directly, and Bob's sidebar lists the conversation.</summary>
+    protected async Task<(ChatPage Alice, ChatPage Bob)> AliceWritesToBobAsync(string text)
+    {
+        ChatPage alice = await SignUpAsync("alice");
+        ChatPage bob = await SignUpAsync("bob");
+        await alice.OpenDirectAsync("bob");
+        await alice.SayAsync(text);
+        await Expect(bob.Conversation("alice")).ToBeVisibleAsync();
         return (alice, bob);
     }
 

@@ -141,6 +141,20 @@ public sealed class ChatBrowserTests(BrowserFixture browser) : BrowserTest(brows
         int scrollWidth = await phone.Page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
         Assert.True(scrollWidth <= 390, $"The page is {scrollWidth} px wide on a 390 px screen.");
         await phone.ScreenshotAsync(ScreenshotPath("phone.png"));
+        await AssertSearchIsUsableAsync(phone, "connected");
+
+        // Disconnected, the connection status must not squeeze the search box to a sliver.
+        await Server.StopAsync();
+        await Expect(phone.Connection).ToHaveAttributeAsync("data-state", new Regex("^(reconnecting|offline)$"));
+        await Expect(phone.Page.Locator("#retry-now")).ToBeVisibleAsync();
+        await Expect(phone.Connection).ToBeInViewportAsync();
+        await phone.ScreenshotAsync(ScreenshotPath("phone-disconnected.png"));
+        await AssertSearchIsUsableAsync(phone, "disconnected");
+        int disconnectedWidth = await phone.Page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
+        Assert.True(disconnectedWidth <= 390, $"The page is {disconnectedWidth} px wide on a 390 px screen while disconnected.");
+        await Server.StartAgainAsync();
+        await phone.WaitUntilConnectedAsync();
+        await AssertSearchIsUsableAsync(phone, "connected again");
 
         // The sidebar and the members are drawers on a phone.
         await Expect(phone.Page.Locator("#sidebar")).Not.ToBeInViewportAsync();
@@ -154,6 +168,14 @@ public sealed class ChatBrowserTests(BrowserFixture browser) : BrowserTest(brows
         await Expect(phone.Page.Locator("#members-panel")).ToBeInViewportAsync();
         await phone.ScreenshotAsync(ScreenshotPath("phone-members.png"));
         AssertNoErrors(alice, phone);
+    }
+
+    private static async Task AssertSearchIsUsableAsync(ChatPage page, string when)
+    {
+        ILocator search = page.Page.Locator("#search-input");
+        await Expect(search).ToBeInViewportAsync();
+        LocatorBoundingBoxResult? box = await search.BoundingBoxAsync();
+        Assert.True(box is { Width: >= 120 }, $"The search box is {box?.Width} px wide on a phone ({when}).");
     }
 
     [Fact]

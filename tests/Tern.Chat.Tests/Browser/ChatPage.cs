@@ -213,6 +213,44 @@ public sealed partial class ChatPage : IAsyncDisposable
         """,
         hidden);
 
+    /// <summary>
+    /// Replaces window.Notification (from the next load on, then reloads) with a recorder: permission starts
+    /// "default", requestPermission() grants it and is counted in window.__permissionRequests, and every notification
+    /// made is kept in window.__notifications as {title, body, tag}. Call before signing in.
+    /// </summary>
+    public async Task RecordNotificationsAsync()
+    {
+        await Page.AddInitScriptAsync(
+            """
+            (() => {
+              window.__notifications = [];
+              window.__permissionRequests = 0;
+              class RecordedNotification extends EventTarget {
+                static permission = 'default';
+                static requestPermission() {
+                  window.__permissionRequests++;
+                  RecordedNotification.permission = 'granted';
+                  return Promise.resolve('granted');
+                }
+                constructor(title, options = {}) {
+                  super();
+                  this.title = title;
+                  window.__notifications.push({ title, body: options.body ?? '', tag: options.tag ?? '' });
+                }
+                close() {}
+              }
+              Object.defineProperty(window, 'Notification', { configurable: true, writable: true, value: RecordedNotification });
+            })();
+            """);
+        await Page.ReloadAsync();
+    }
+
+    /// <summary>The notifications made since the page loaded (see <see cref="RecordNotificationsAsync"/>), as "title: body".</summary>
+    public Task<string[]> NotificationsAsync() =>
+        Page.EvaluateAsync<string[]>("() => window.__notifications.map(n => `${n.title}: ${n.body}`)");
+
+    public Task<int> PermissionRequestsAsync() => Page.EvaluateAsync<int>("() => window.__permissionRequests");
+
     /// <summary>Opens the account menu and picks an item by its id.</summary>
     public async Task ChooseFromMenuAsync(string itemId)
     {

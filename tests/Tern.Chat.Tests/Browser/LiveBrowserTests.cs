@@ -155,6 +155,20 @@ public sealed class LiveBrowserTests(BrowserFixture browser) : BrowserTest(brows
     {
         (ChatPage alice, ChatPage bob) = await AliceAndBobInAsync("general", "Alice", "Bob");
 
+        // A script that fills the box (and fires input itself) is not Bob typing.
+        await bob.Page.EvaluateAsync(
+            """
+            () => {
+              const box = document.getElementById('text');
+              box.value = 'filled by a script';
+              box.dispatchEvent(new Event('input', { bubbles: true }));
+            }
+            """);
+        await Task.Delay(300);
+        Assert.DoesNotContain(bob.Frames, frame => frame.Sent && frame.Text.Contains("\"typing\"", StringComparison.Ordinal));
+        await Expect(alice.Typing).ToBeEmptyAsync();
+        await bob.Page.Locator("#text").FillAsync(string.Empty);
+
         await bob.Page.Locator("#text").PressSequentiallyAsync("I am writ");
         await Expect(alice.Typing).ToHaveTextAsync("Bob is typing…");
         await Expect(bob.Typing).ToBeEmptyAsync();
@@ -172,11 +186,7 @@ public sealed class LiveBrowserTests(BrowserFixture browser) : BrowserTest(brows
     [Fact]
     public async Task Presence_turns_away_when_the_other_tab_is_hidden_and_offline_when_it_closes()
     {
-        ChatPage alice = await SignUpAsync("alice");
-        ChatPage bob = await SignUpAsync("bob");
-        await alice.OpenDirectAsync("bob");
-        await alice.SayAsync("are you there?");
-        await Expect(bob.Conversation("alice")).ToBeVisibleAsync();
+        (ChatPage alice, ChatPage bob) = await AliceWritesToBobAsync("are you there?");
 
         ILocator bobsDot = alice.Conversation("bob").Locator(".presence-dot");
         await Expect(bobsDot).ToHaveAttributeAsync("data-status", "online");
@@ -189,6 +199,28 @@ public sealed class LiveBrowserTests(BrowserFixture browser) : BrowserTest(brows
         await bob.DisposeAsync();
         await Expect(bobsDot).ToHaveAttributeAsync("data-status", "offline");
         AssertNoErrors(alice);
+    }
+
+    [Fact]
+    public async Task Presence_turns_away_after_the_idle_time_and_online_again_with_activity()
+    {
+        (ChatPage alice, ChatPage bob) = await AliceWritesToBobAsync("are you there?");
+
+        // The same session with a 1.5 s idle time instead of 5 minutes (?idle= in the address).
+        await bob.Page.GotoAsync(new Uri(bob.Url, "/?idle=1500").ToString());
+        await bob.WaitUntilConnectedAsync();
+        ILocator bobsDot = alice.Conversation("bob").Locator(".presence-dot");
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "online");
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "away", new() { Timeout = 10_000 });
+        await Expect(alice.Page.Locator("#members .member[data-username='bob']")).ToHaveAttributeAsync("data-status", "away");
+
+        await bob.Page.Keyboard.PressAsync("Shift");
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "online", new() { Timeout = 2_000 });
+        await bob.Page.Mouse.ClickAsync(5, 400);
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "away", new() { Timeout = 10_000 });
+        await bob.Page.Mouse.ClickAsync(5, 400);
+        await Expect(bobsDot).ToHaveAttributeAsync("data-status", "online", new() { Timeout = 2_000 });
+        AssertNoErrors(alice, bob);
     }
 
     [Fact]
@@ -209,6 +241,56 @@ public sealed class LiveBrowserTests(BrowserFixture browser) : BrowserTest(brows
         await Expect(alice.Page).ToHaveTitleAsync("(1) Tern.Chat");
         await alice.OpenConversationAsync("bob");
         await Expect(alice.Page).ToHaveTitleAsync("Tern.Chat");
+        AssertNoErrors(alice, bob);
+    }
+
+    [Fact]
+    public async Task Direct_messages_and_mentions_notify_only_while_hidden_and_only_after_the_person_allowed_it()
+    {
+        ChatPage alice = await OpenAsync();
+        await alice.RecordNotificationsAsync();
+        await alice.SignUpAsync("alice");
+        ChatPage bob = await SignUpAsync("bob", "Bob");
+        await alice.JoinRoomAsync("general");
+        await bob.JoinRoomAsync("general");
+
+        // Loading never asks; without permission a hidden tab shows nothing.
+        Assert.Equal(0, await alice.PermissionRequestsAsync());
+        await alice.SetHiddenAsync(true);
+        await bob.SayAsync("@alice before you allowed it");
+        await Expect(alice.Page).ToHaveTitleAsync("(1) Tern.Chat");
+        Assert.Empty(await alice.NotificationsAsync());
+        Assert.Equal(0, await alice.PermissionRequestsAsync());
+        await alice.SetHiddenAsync(false);
+
+        // The menu item asks once, then goes away.
+        await alice.ChooseFromMenuAsync("menu-notifications");
+        await alice.Page.WaitForFunctionAsync("() => window.__permissionRequests === 1");
+        await Expect(alice.Page.Locator("#menu")).ToBeHiddenAsync();
+        await alice.Page.ClickAsync("#menu-button");
+        await Expect(alice.Page.Locator("#menu")).ToBeVisibleAsync();
+        await Expect(alice.Page.Locator("#menu-notifications")).ToBeHiddenAsync();
+        await alice.Page.Keyboard.PressAsync("Escape");
+
+        // Hidden: a mention and a direct message notify; a plain room message does not.
+        await alice.SetHiddenAsync(true);
+        await bob.SayAsync("just chatting");
+        await bob.SayAsync("@alice look at this");
+        await Expect(alice.Message("@alice look at this")).ToHaveCountAsync(1);
+        await bob.OpenDirectAsync("alice");
+        await bob.SayAsync("a **private** word");
+        await Expect(alice.UnreadBadge("bob")).ToHaveTextAsync("1");
+        Assert.Equal(["Bob in #general: @alice look at this", "Bob: a private word"], await alice.NotificationsAsync());
+
+        // Visible: nothing more, though the same kinds of message arrive.
+        await alice.SetHiddenAsync(false);
+        await bob.SayAsync("another private word");
+        await Expect(alice.UnreadBadge("bob")).ToHaveTextAsync("2");
+        await bob.OpenConversationAsync("general");
+        await bob.SayAsync("@alice once more");
+        await Expect(alice.Message("@alice once more")).ToHaveCountAsync(1);
+        Assert.Equal(2, (await alice.NotificationsAsync()).Length);
+        Assert.Equal(1, await alice.PermissionRequestsAsync());
         AssertNoErrors(alice, bob);
     }
 

@@ -353,11 +353,12 @@ ui.text.addEventListener('keydown', (event) => {
   }
 });
 
-ui.text.addEventListener('input', () => {
+ui.text.addEventListener('input', (event) => {
   autoGrow();
   updateCharCount();
   updateSuggestions();
-  sendTyping();
+  // Only a person typing says "typing": an input event a script made up (isTrusted false) does not.
+  if (event.isTrusted) sendTyping();
 });
 ui.text.addEventListener('click', updateSuggestions);
 ui.text.addEventListener('blur', () => setTimeout(hideSuggestions, 150));

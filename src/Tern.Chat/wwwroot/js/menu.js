@@ -45,6 +45,8 @@ export function closeMenu() {
 }
 
 ui.button.addEventListener('click', () => (ui.menu.hidden ? openMenu() : closeMenu()));
+// Enabling notifications (notify.js asks for the permission) is done with the menu, like every other item.
+$('menu-notifications').addEventListener('click', () => { closeMenu(); ui.button.focus(); });
 document.addEventListener('click', (event) => {
   if (!ui.menu.hidden && !ui.menu.contains(event.target) && !ui.button.contains(event.target)) closeMenu();
 });
