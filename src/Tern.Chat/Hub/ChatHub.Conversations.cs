@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Tern.Chat.Accounts;
 using Tern.Chat.Protocol;
 using Tern.Chat.Storage;
 
@@ -189,8 +190,8 @@ public sealed partial class ChatHub
         }
 
         OnlineAccount account = connection.Account;
-        Account? other = request.Username.Length <= Mentions.MaxUsernameLength * 2
-            ? await _accounts.FindAccountAsync(Mentions.Key(request.Username), cancellationToken).ConfigureAwait(false)
+        Account? other = request.Username.Length <= UsernameRules.MaxLength * 2
+            ? await _accounts.FindAccountAsync(UsernameRules.KeyOf(request.Username), cancellationToken).ConfigureAwait(false)
             : null;
         if (other is null)
         {

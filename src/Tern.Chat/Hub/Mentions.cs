@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text;
+using Tern.Chat.Accounts;
 
 namespace Tern.Chat.Hub;
 
@@ -12,9 +12,6 @@ namespace Tern.Chat.Hub;
 /// </remarks>
 public static class Mentions
 {
-    /// <summary>Longest username looked at; longer runs are no one's name (the account rules allow 24).</summary>
-    public const int MaxUsernameLength = 24;
-
     /// <summary>Most distinct names looked up per message, so that a text full of '@' costs a bounded number of lookups.</summary>
     public const int MaxMentionsPerMessage = 20;
 
@@ -41,13 +38,13 @@ public static class Mentions
             }
 
             string run = text[(i + 1)..end];
-            if (run.Length is 0 || run.Length > MaxUsernameLength * 2)
+            if (run.Length is 0 || run.Length > UsernameRules.MaxLength * 2)
             {
                 continue;
             }
 
-            string whole = Key(run);
-            string trimmed = Key(run.TrimEnd('.', '-', '_'));
+            string whole = UsernameRules.KeyOf(run);
+            string trimmed = UsernameRules.KeyOf(run.TrimEnd('.', '-', '_'));
             if (!seen.Add(whole))
             {
                 continue;
@@ -58,9 +55,6 @@ public static class Mentions
 
         return found;
     }
-
-    /// <summary>The key a username is matched by: NFC, lower-cased (invariant), as the account store keeps it.</summary>
-    public static string Key(string username) => username.Normalize(NormalizationForm.FormC).ToLowerInvariant();
 
     private static bool IsNameChar(string text, int index)
     {
