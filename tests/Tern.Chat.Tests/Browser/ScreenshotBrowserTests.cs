@@ -1,3 +1,4 @@
+using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
 namespace Tern.Chat.Tests.Browser;
@@ -49,6 +50,8 @@ public sealed class ScreenshotBrowserTests(BrowserFixture browser) : BrowserTest
         await Expect(alice.Typing).ToHaveTextAsync("Bob is typing…");
         await alice.Page.Mouse.MoveAsync(640, 780);
         await alice.ScreenshotAsync(ScreenshotPath("readme-desktop.png"));
+        await alice.Page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
+        await alice.ScreenshotAsync(ScreenshotPath("readme-desktop-dark.png"));
 
         ChatPage phone = await OpenAsync(width: 390, height: 844, isMobile: true);
         await phone.SignInAsync("alice");
@@ -58,6 +61,9 @@ public sealed class ScreenshotBrowserTests(BrowserFixture browser) : BrowserTest
         int scrollWidth = await phone.Page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
         Assert.True(scrollWidth <= 390, $"The page is {scrollWidth} px wide on a 390 px screen.");
         await phone.ScreenshotAsync(ScreenshotPath("readme-phone.png"));
+        await phone.Page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
+        await phone.ScreenshotAsync(ScreenshotPath("readme-phone-dark.png"));
+        await phone.Page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Light });
         await phone.Page.ClickAsync("#sidebar-toggle");
         await Expect(phone.Conversation("design")).ToBeInViewportAsync();
         await phone.ScreenshotAsync(ScreenshotPath("readme-phone-sidebar.png"));
