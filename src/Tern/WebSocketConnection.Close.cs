@@ -1,0 +1,200 @@
+using Tern.Diagnostics;
+using Tern.Protocol;
+
+namespace Tern;
+
+// Closing: the closing handshake from either side, protocol errors, and the end of the stream.
+public sealed partial class WebSocketConnection
+{
+    /// <summary>
+    /// Starts the closing handshake: sends a close frame, waits (at most the close timeout) for the peer's close frame,
+    /// then closes the TCP connection. Returns when the connection is closed. Does nothing if it is already closing.
+    /// </summary>
+    /// <param name="code">1000–1003, 1007–1011 or an application code 3000–4999.</param>
+    /// <param name="reason">Optional reason, at most 123 UTF-8 bytes.</param>
+    /// <param name="cancellationToken">Stops waiting for the peer; the connection is then dropped.</param>
+    /// <remarks>
+    /// May be called from any thread, including from the body of a <see cref="ReadMessagesAsync"/> loop or a
+    /// <see cref="WebSocketHandler.OnMessage"/> callback: it then reads the peer's close itself. Data the peer still
+    /// sends after the close frame is discarded, and may overwrite the data of the message being handled, so use that
+    /// message before closing.
+    /// </remarks>
+    public async Task CloseAsync(WebSocketCloseCode code = WebSocketCloseCode.NormalClosure, string? reason = null, CancellationToken cancellationToken = default)
+    {
+        if (!CloseFrame.IsValidOnWire((int)code))
+        {
+            throw new ArgumentOutOfRangeException(nameof(code), code, "Close codes sent must be 1000–1003, 1007–1011 or 3000–4999.");
+        }
+
+        if (!CloseFrame.FitsReason(reason))
+        {
+            throw new ArgumentException("A close reason is limited to 123 UTF-8 bytes.", nameof(reason));
+        }
+
+        bool sent;
+        lock (_sendLock)
+        {
+            sent = _state == WebSocketConnectionState.Open;
+            if (sent)
+            {
+                WriteCloseLocked(code, reason);
+                _state = WebSocketConnectionState.CloseSent;
+            }
+        }
+
+        if (sent)
+        {
+            Log.Closing(_settings.Logger, Id, (int)code);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_settings.CloseTimeout);
+        if (Interlocked.CompareExchange(ref _receiving, 1, 0) == 0)
+        {
+            try
+            {
+                // Nobody is receiving (no reader, or a ReadMessagesAsync loop paused in its body, perhaps the caller of
+                // this very method), so this call reads until the peer's close arrives, answering pings, dropping data.
+                while (await ReceiveLockedAsync(deliverMessages: false, releaseReceiving: false, timeout.Token).ConfigureAwait(false))
+                {
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                Volatile.Write(ref _receiving, 0);
+            }
+        }
+        else
+        {
+            try
+            {
+                // A reader is in the middle of a receive: it sees the peer's close.
+                await WaitForPeerCloseAsync().WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        if (!Volatile.Read(ref _peerCloseSeen))
+        {
+            Log.NoCloseInTime(_settings.Logger, Id);
+            Abort();
+        }
+
+        await _finishing.ConfigureAwait(false);
+        await Completion.ConfigureAwait(false);
+    }
+
+    /// <summary>Records that reading is over (close frame, protocol error, end of stream or abort), waking a waiting <see cref="CloseAsync"/>.</summary>
+    private void MarkPeerCloseSeen()
+    {
+        TaskCompletionSource? waiter;
+        lock (_sendLock)
+        {
+            _peerCloseSeen = true;
+            waiter = _peerCloseWaiter;
+        }
+
+        waiter?.TrySetResult();
+    }
+
+    private Task WaitForPeerCloseAsync()
+    {
+        lock (_sendLock)
+        {
+            // Created only when someone waits, so an open connection carries no task for it.
+            return _peerCloseSeen ? Task.CompletedTask : (_peerCloseWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    private void OnPeerClose(WebSocketCloseCode code, string reason)
+    {
+        lock (_sendLock)
+        {
+            if (_state == WebSocketConnectionState.Open)
+            {
+                // Echo the peer's code (none if it sent none), as RFC 6455 §5.5.1 suggests.
+                _state = WebSocketConnectionState.CloseReceived;
+                WriteCloseLocked(code, reason: null);
+            }
+
+            _state = WebSocketConnectionState.Closed;
+            _closeInfo ??= new WebSocketCloseInfo(code, reason);
+        }
+
+        Log.PeerClosed(_settings.Logger, Id, (int)code, new PeerText(reason));
+        _settings.Metrics?.CloseReceived(code);
+        _finishing = FinishAsync(waitForPeer: false);
+        MarkPeerCloseSeen();
+    }
+
+    private void OnProtocolError(WebSocketCloseCode code, string reason)
+    {
+        lock (_sendLock)
+        {
+            if (_state is WebSocketConnectionState.Open or WebSocketConnectionState.CloseSent)
+            {
+                if (_state == WebSocketConnectionState.Open)
+                {
+                    WriteCloseLocked(code, reason);
+                }
+
+                _state = WebSocketConnectionState.Closed;
+            }
+
+            _closeInfo ??= new WebSocketCloseInfo(code, reason);
+        }
+
+        Log.ProtocolErrorClose(_settings.Logger, _settings.LogThrottles.ProtocolErrors, Id, RemoteEndPoint, code, reason);
+        _finishing = FinishAsync(waitForPeer: true);
+        MarkPeerCloseSeen();
+    }
+
+    private void OnEndOfStream()
+    {
+        bool wasOpen;
+        lock (_sendLock)
+        {
+            wasOpen = _state != WebSocketConnectionState.Closed;
+            _state = WebSocketConnectionState.Closed;
+            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was dropped without a close frame.");
+        }
+
+        if (wasOpen)
+        {
+            Log.DroppedWithoutClose(_settings.Logger, Id);
+        }
+
+        MarkPeerCloseSeen();
+        _io.Abort();
+    }
+
+    /// <summary>Sends what is queued (our close frame last), half-closes, optionally waits for the peer to close its side, then releases the socket.</summary>
+    private async Task FinishAsync(bool waitForPeer)
+    {
+        try
+        {
+            bool flushed = await _io.CompleteOutputAsync(_settings.CloseTimeout).ConfigureAwait(false);
+            if (flushed && waitForPeer)
+            {
+                await _io.DrainInputAsync(_settings.CloseTimeout).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _io.Abort();
+        }
+    }
+
+    private void WriteCloseLocked(WebSocketCloseCode code, string? reason)
+    {
+        Span<byte> payload = stackalloc byte[FrameHeader.MaxControlPayload];
+        int length = code == WebSocketCloseCode.NoStatusReceived ? 0 : CloseFrame.WritePayload(payload, code, reason);
+        WriteFrameLocked(Opcode.Close, payload[..length]);
+        _settings.Metrics?.CloseSent(code);
+    }
+}

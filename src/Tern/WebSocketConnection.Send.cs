@@ -1,0 +1,245 @@
+using System.Buffers;
+using System.Text;
+using Tern.Diagnostics;
+using Tern.Protocol;
+
+namespace Tern;
+
+// Sending: data frames into the send queue under the slow-consumer policy, and broadcast delivery.
+public sealed partial class WebSocketConnection
+{
+    /// <summary>Sends a text message.</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask SendTextAsync(string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int byteCount = Encoding.UTF8.GetByteCount(text);
+        byte[] rented = ArrayPool<byte>.Shared.Rent(byteCount);
+        try
+        {
+            int written = Encoding.UTF8.GetBytes(text, rented);
+            return SendMessageFrame(Opcode.Text, rented.AsSpan(0, written), cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Sends a text message given as UTF-8 bytes. The bytes are not checked: they must be valid UTF-8.</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask SendTextAsync(ReadOnlyMemory<byte> utf8Text, CancellationToken cancellationToken = default)
+    {
+        return SendMessageFrame(Opcode.Text, utf8Text.Span, cancellationToken);
+    }
+
+    /// <summary>Sends a binary message.</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask SendBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        return SendMessageFrame(Opcode.Binary, data.Span, cancellationToken);
+    }
+
+    /// <summary>Sends a message of the same kind and content as <paramref name="message"/> (an echo, or a relay).</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask SendAsync(WebSocketMessage message, CancellationToken cancellationToken = default)
+    {
+        return SendMessageFrame(message.IsText ? Opcode.Text : Opcode.Binary, message.Data.Span, cancellationToken);
+    }
+
+    /// <summary>Sends a ping (at most 125 bytes of payload). The pong is handled by the reader; any data from the peer proves it alive.</summary>
+    /// <exception cref="WebSocketClosedException">The connection is closing or closed.</exception>
+    public ValueTask PingAsync(ReadOnlyMemory<byte> payload = default, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(payload.Length, FrameHeader.MaxControlPayload, nameof(payload));
+        WriteFrame(Opcode.Ping, payload.Span, throwIfClosed: true);
+        return WaitForQueueAsync(cancellationToken);
+    }
+
+    private void WriteFrame(Opcode opcode, ReadOnlySpan<byte> payload, bool throwIfClosed)
+    {
+        lock (_sendLock)
+        {
+            if (!IsOpenLocked())
+            {
+                if (throwIfClosed)
+                {
+                    throw new WebSocketClosedException();
+                }
+
+                return;
+            }
+
+            WriteFrameLocked(opcode, payload);
+        }
+    }
+
+    /// <summary>Whether frames may still be sent; notices a transport that failed while nobody was reading.</summary>
+    private bool IsOpenLocked()
+    {
+        if (_state == WebSocketConnectionState.Open && _io.Aborted.IsCancellationRequested)
+        {
+            // A send hit a reset (or the connection was dropped) and no reader has seen the end of the stream yet:
+            // without this, a handler that only sends would see every send succeed, forever, on a dead socket.
+            _state = WebSocketConnectionState.Closed;
+            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was dropped without a close frame.");
+        }
+
+        return _state == WebSocketConnectionState.Open;
+    }
+
+    private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload)
+    {
+        IBufferWriter<byte> output = _io.BeginOutput();
+        int headerLength = FrameHeader.GetLength(payload.Length, _maskOutgoing);
+        uint maskKey = _maskOutgoing ? NextMaskKey() : 0;
+        Span<byte> header = output.GetSpan(headerLength);
+        FrameHeader.Write(header, opcode, fin: true, payload.Length, _maskOutgoing, maskKey);
+        output.Advance(headerLength);
+        int keyOffset = 0;
+        ReadOnlySpan<byte> remaining = payload;
+        while (!remaining.IsEmpty)
+        {
+            // Large hints mean fewer, larger pipe segments and so fewer socket sends for big messages.
+            Span<byte> target = output.GetSpan(Math.Min(remaining.Length, 64 * 1024));
+            int chunk = Math.Min(target.Length, remaining.Length);
+            if (_maskOutgoing)
+            {
+                keyOffset = Masking.Apply(remaining[..chunk], target, maskKey, keyOffset);
+            }
+            else
+            {
+                remaining[..chunk].CopyTo(target);
+            }
+
+            output.Advance(chunk);
+            remaining = remaining[chunk..];
+        }
+
+        _io.CommitOutput();
+    }
+
+    private uint NextMaskKey()
+    {
+        ulong x = _maskState;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        _maskState = x;
+        return (uint)(x >> 16);
+    }
+
+    private ValueTask WaitForQueueAsync(CancellationToken cancellationToken)
+    {
+        if (_io.QueuedBytes <= _settings.MaxSendQueueSize)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(_io.WaitForDrainAsync(_settings.MaxSendQueueSize, cancellationToken));
+    }
+
+    /// <summary>
+    /// Queues a data frame under the <see cref="SlowConsumerPolicy"/>, and returns what the sender should await: the
+    /// queue draining under <see cref="SlowConsumerPolicy.Wait"/>, nothing otherwise.
+    /// </summary>
+    private ValueTask SendMessageFrame(Opcode opcode, ReadOnlySpan<byte> payload, CancellationToken cancellationToken)
+    {
+        SlowConsumerPolicy policy = _settings.SlowConsumerPolicy;
+        long discarded;
+        lock (_sendLock)
+        {
+            if (!IsOpenLocked())
+            {
+                throw new WebSocketClosedException();
+            }
+
+            if (policy == SlowConsumerPolicy.Wait || _io.QueuedBytes <= _settings.MaxSendQueueSize)
+            {
+                WriteFrameLocked(opcode, payload);
+                _settings.Metrics?.MessageSent(opcode == Opcode.Text, payload.Length);
+                return policy == SlowConsumerPolicy.Wait ? WaitForQueueAsync(cancellationToken) : default;
+            }
+
+            if (policy == SlowConsumerPolicy.Drop)
+            {
+                OnMessageDropped();
+                return default;
+            }
+
+            discarded = BeginSlowConsumerCloseLocked();
+        }
+
+        FinishSlowConsumerClose(discarded);
+        throw new WebSocketClosedException(SlowConsumerCloseReason);
+    }
+
+    /// <summary>
+    /// Queues an already-encoded data frame (a broadcast, encoded once for every receiver). Never waits: a connection
+    /// over its limit gets nothing under <see cref="SlowConsumerPolicy.Drop"/>, and is closed as a slow consumer under
+    /// the other policies. A connection that is closing is skipped. Returns whether the frame was queued.
+    /// </summary>
+    internal bool DeliverBroadcast(ReadOnlySpan<byte> frame)
+    {
+        long discarded;
+        lock (_sendLock)
+        {
+            if (!IsOpenLocked())
+            {
+                return false;
+            }
+
+            if (_io.QueuedBytes <= _settings.MaxSendQueueSize)
+            {
+                IBufferWriter<byte> output = _io.BeginOutput();
+                frame.CopyTo(output.GetSpan(frame.Length));
+                output.Advance(frame.Length);
+                _io.CommitOutput();
+                return true;
+            }
+
+            if (_settings.SlowConsumerPolicy == SlowConsumerPolicy.Drop)
+            {
+                OnMessageDropped();
+                return false;
+            }
+
+            discarded = BeginSlowConsumerCloseLocked();
+        }
+
+        FinishSlowConsumerClose(discarded);
+        return false;
+    }
+
+    private const string SlowConsumerCloseReason = "Send queue limit exceeded: the client reads too slowly.";
+
+    private void OnMessageDropped()
+    {
+        Log.MessageDropped(_settings.Logger, Id, _settings.MaxSendQueueSize);
+        _settings.Metrics?.MessageDropped();
+    }
+
+    /// <summary>
+    /// Discards the backlog the peer is not reading (but for a frame already partly sent, which must be finished) and
+    /// puts a 1008 close frame in its place, so the peer learns why instead of seeing a reset.
+    /// </summary>
+    private long BeginSlowConsumerCloseLocked()
+    {
+        long discarded = _io.DiscardQueuedOutput();
+        _settings.Metrics?.SlowConsumerClosed();
+        WriteCloseLocked(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
+        _state = WebSocketConnectionState.CloseSent;
+        _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
+        return discarded;
+    }
+
+    /// <summary>Completes a slow-consumer close outside the send lock: logs it and waits (bounded) for the peer's close.</summary>
+    private void FinishSlowConsumerClose(long discarded)
+    {
+        Log.SlowConsumerClosed(_settings.Logger, _settings.LogThrottles.SlowConsumers, Id, RemoteEndPoint, _settings.MaxSendQueueSize, discarded);
+        // CloseAsync finds the close frame sent, and only waits for the peer's answer (at most the close timeout) and
+        // then closes TCP. Started on the thread pool: with no reader it reads the peer's input itself, and that must
+        // not happen on the thread of a broadcast, which never waits.
+        ThreadPool.UnsafeQueueUserWorkItem(static connection => _ = connection.CloseAsync(WebSocketCloseCode.PolicyViolation), this, preferLocal: false);
+    }
+}
