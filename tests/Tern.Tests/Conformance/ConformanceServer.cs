@@ -20,6 +20,9 @@ public class ConformanceServer : IAsyncLifetime
 
     internal int Port => _sample?.Port ?? _server!.Port;
 
+    /// <summary>Whether the server speaks TLS, so that the cases' clients must too.</summary>
+    internal virtual bool UseTls => false;
+
     /// <summary>Connections the server holds open now.</summary>
     internal int OpenConnections => _sample?.OpenConnections ?? _server!.Server.ConnectionCount;
 
@@ -86,7 +89,7 @@ public abstract class ConformanceCases<TServer> : IClassFixture<TServer>, IAsync
     private protected int Port => Fixture.Port;
 
     /// <summary>Connects and completes the handshake.</summary>
-    private protected Task<RawClient> OpenAsync(string path = "/", params string[] extraHeaders) => RawClient.OpenAsync(Port, path, extraHeaders);
+    private protected Task<RawClient> OpenAsync(string path = "/", params string[] extraHeaders) => RawClient.OpenAsync(Port, Fixture.UseTls, path, extraHeaders);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
