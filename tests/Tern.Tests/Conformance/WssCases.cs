@@ -7,7 +7,21 @@ public class WssConformanceServer : ConformanceServer
 {
     internal override bool UseTls => true;
 
+    private readonly TempDirectory _files = new();
+
     private protected override void ConfigureOptions(WebSocketServerOptions options) => options.Tls = TestCertificates.ServerOptions();
+
+    private protected override string[]? SampleArguments()
+    {
+        (string certificate, string key) = TestCertificates.WritePem(TestCertificates.Localhost, _files.Path);
+        return ["--cert", certificate, "--key", key];
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _files.Dispose();
+    }
 }
 
 // Categories 1 to 10 again, over wss: each class inherits every case of its ws counterpart and gets the TLS server as
