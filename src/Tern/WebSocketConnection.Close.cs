@@ -196,9 +196,8 @@ public sealed partial class WebSocketConnection
 
     private void WriteCloseLocked(WebSocketCloseCode code, string? reason)
     {
-        Span<byte> payload = stackalloc byte[FrameHeader.MaxControlPayload];
-        int length = code == WebSocketCloseCode.NoStatusReceived ? 0 : CloseFrame.WritePayload(payload, code, reason);
-        WriteFrameLocked(Opcode.Close, payload[..length]);
+        FrameWriter.WriteClose(_io.BeginOutput(), code, reason, _maskOutgoing, _maskOutgoing ? _maskKeys.Next() : 0);
+        _io.CommitOutput();
         _settings.Metrics?.CloseSent(code);
     }
 }

@@ -87,45 +87,10 @@ public sealed partial class WebSocketConnection
         return _close.CanSend;
     }
 
-    private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload)
+    private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload, bool compressed = false)
     {
-        IBufferWriter<byte> output = _io.BeginOutput();
-        int headerLength = FrameHeader.GetLength(payload.Length, _maskOutgoing);
-        uint maskKey = _maskOutgoing ? NextMaskKey() : 0;
-        Span<byte> header = output.GetSpan(headerLength);
-        FrameHeader.Write(header, opcode, fin: true, payload.Length, _maskOutgoing, maskKey);
-        output.Advance(headerLength);
-        int keyOffset = 0;
-        ReadOnlySpan<byte> remaining = payload;
-        while (!remaining.IsEmpty)
-        {
-            // Large hints mean fewer, larger pipe segments and so fewer socket sends for big messages.
-            Span<byte> target = output.GetSpan(Math.Min(remaining.Length, 64 * 1024));
-            int chunk = Math.Min(target.Length, remaining.Length);
-            if (_maskOutgoing)
-            {
-                keyOffset = Masking.Apply(remaining[..chunk], target, maskKey, keyOffset);
-            }
-            else
-            {
-                remaining[..chunk].CopyTo(target);
-            }
-
-            output.Advance(chunk);
-            remaining = remaining[chunk..];
-        }
-
+        FrameWriter.WriteFrame(_io.BeginOutput(), opcode, payload, fin: true, compressed, _maskOutgoing, _maskOutgoing ? _maskKeys.Next() : 0);
         _io.CommitOutput();
-    }
-
-    private uint NextMaskKey()
-    {
-        ulong x = _maskState;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        _maskState = x;
-        return (uint)(x >> 16);
     }
 
     private ValueTask WaitForQueueAsync(CancellationToken cancellationToken)

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using Tern.Protocol;
 using Tern.Transport;
 
@@ -41,7 +40,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private long _lastPingTicks;
     private long _lastPingLiveTicks;
     private Task _finishing = Task.CompletedTask;
-    private ulong _maskState;
+    private MaskKeyGenerator _maskKeys;
     private byte[]? _pendingPong;
     private int _pendingPongLength;
     private long _pongEnd;
@@ -70,11 +69,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         Id = Interlocked.Increment(ref s_nextId);
         if (isClient)
         {
-            // Masking keys need not be secret from the peer, only unpredictable to scripts on the path, so a
-            // cryptographically seeded xorshift per connection is enough and never blocks.
-            Span<byte> seed = stackalloc byte[8];
-            RandomNumberGenerator.Fill(seed);
-            _maskState = BitConverter.ToUInt64(seed) | 1;
+            _maskKeys = MaskKeyGenerator.Create();
         }
     }
 
