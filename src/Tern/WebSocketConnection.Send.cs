@@ -77,15 +77,14 @@ public sealed partial class WebSocketConnection
     /// <summary>Whether frames may still be sent; notices a transport that failed while nobody was reading.</summary>
     private bool IsOpenLocked()
     {
-        if (_state == WebSocketConnectionState.Open && _io.Aborted.IsCancellationRequested)
+        if (_close.CanSend && _io.Aborted.IsCancellationRequested)
         {
             // A send hit a reset (or the connection was dropped) and no reader has seen the end of the stream yet:
             // without this, a handler that only sends would see every send succeed, forever, on a dead socket.
-            _state = WebSocketConnectionState.Closed;
-            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was dropped without a close frame.");
+            _close.StreamEnded();
         }
 
-        return _state == WebSocketConnectionState.Open;
+        return _close.CanSend;
     }
 
     private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload, bool compressed = false)
@@ -192,9 +191,9 @@ public sealed partial class WebSocketConnection
     {
         long discarded = _io.DiscardQueuedOutput();
         _settings.Metrics?.SlowConsumerClosed();
-        WriteCloseLocked(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
-        _state = WebSocketConnectionState.CloseSent;
-        _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
+        // Recorded as how the connection ended: the peer's answer to it (if any) is not why it closed.
+        CloseStep step = _close.Close(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason, recordAsCloseInfo: true);
+        WriteCloseLocked(step);
         return discarded;
     }
 

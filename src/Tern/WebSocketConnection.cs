@@ -33,8 +33,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private bool _peerCloseSeen;
     private TaskCompletionSource? _peerCloseWaiter;
     private Dictionary<string, object?>? _items;
-    private WebSocketConnectionState _state = WebSocketConnectionState.Open;
-    private WebSocketCloseInfo? _closeInfo;
+    private readonly ClosingHandshake _close = new();
     private WebSocketMessage _received;
     private int _readerActive;
     private int _receiving;
@@ -111,7 +110,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         {
             lock (_sendLock)
             {
-                return _state;
+                return _close.State;
             }
         }
     }
@@ -126,7 +125,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         {
             lock (_sendLock)
             {
-                return _closeInfo;
+                return _close.CloseInfo;
             }
         }
     }
@@ -145,8 +144,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     {
         lock (_sendLock)
         {
-            _state = WebSocketConnectionState.Closed;
-            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was aborted.");
+            _close.Dropped("The connection was aborted.");
         }
 
         MarkPeerCloseSeen();
