@@ -183,7 +183,7 @@ public sealed class TlsTests
 
         await TestServer.WaitUntilAsync(() => log.Entries.Any(e => e.EventId.Id == 308), because: "the TLS failure to be logged");
         Assert.DoesNotContain(log.Entries, e => e.Level >= LogLevel.Warning || e.Exception is not null);
-        Assert.Equal(0, server.Server.ConnectionCount);
+        await TestServer.WaitUntilAsync(() => server.Server.ConnectionCount == 0, because: "the wss connection to be released");
     }
 
     [Fact]
