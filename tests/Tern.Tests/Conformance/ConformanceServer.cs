@@ -20,6 +20,9 @@ public class ConformanceServer : IAsyncLifetime
 
     internal int Port => _sample?.Port ?? _server!.Port;
 
+    /// <summary>Whether the cases run against samples/Tern.Echo rather than an in-process server.</summary>
+    internal bool RunsEchoSample => _sample is not null;
+
     /// <summary>Connections the server holds open now.</summary>
     internal int OpenConnections => _sample?.OpenConnections ?? _server!.Server.ConnectionCount;
 
@@ -30,9 +33,9 @@ public class ConformanceServer : IAsyncLifetime
     {
         // TERN_CONFORMANCE_ECHO_SAMPLE=1 runs the echo cases against samples/Tern.Echo in its own process, as started
         // by a user; the handshake category, which needs hooks the sample does not have, stays in-process.
-        if (Environment.GetEnvironmentVariable("TERN_CONFORMANCE_ECHO_SAMPLE") == "1" && GetType() == typeof(ConformanceServer))
+        if (Environment.GetEnvironmentVariable("TERN_CONFORMANCE_ECHO_SAMPLE") == "1" && EchoSampleSwitches is { } switches)
         {
-            _sample = await EchoSampleProcess.StartAsync(MaxMessageSize);
+            _sample = await EchoSampleProcess.StartAsync(MaxMessageSize, switches);
             return;
         }
 
@@ -60,6 +63,12 @@ public class ConformanceServer : IAsyncLifetime
             await _sample.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// The switches that make samples/Tern.Echo this server when TERN_CONFORMANCE_ECHO_SAMPLE=1; null keeps it in-process
+    /// (a subclass that configures what the sample cannot).
+    /// </summary>
+    private protected virtual string[]? EchoSampleSwitches => GetType() == typeof(ConformanceServer) ? [] : null;
 
     private protected virtual void Configure(WebSocketServer server) => TestServer.MapEcho(server);
 

@@ -36,7 +36,8 @@ internal sealed partial class EchoSampleProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<EchoSampleProcess> StartAsync(long maxMessageSize)
+    /// <summary>Starts the sample with a message limit and more switches (e.g. --deflate), and waits until it listens.</summary>
+    public static async Task<EchoSampleProcess> StartAsync(long maxMessageSize, params string[] switches)
     {
         // The tests run from tests/Tern.Tests/bin/<configuration>/net10.0: use the sample built alongside them.
         string configuration = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
@@ -44,7 +45,7 @@ internal sealed partial class EchoSampleProcess : IAsyncDisposable
         Assert.True(File.Exists(dll), $"{dll} is missing: build the solution first (dotnet build Tern.slnx -c {configuration}).");
         var startInfo = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // --verbose: the connection opened and closed lines (Debug) are how this harness sees the server's side.
-        foreach (string argument in new[] { dll, "--port", "0", "--verbose", "--max-message", maxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        foreach (string argument in (string[])[dll, "--port", "0", "--verbose", "--max-message", maxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture), .. switches])
         {
             startInfo.ArgumentList.Add(argument);
         }
