@@ -32,6 +32,12 @@ public sealed class WebSocketClientOptions
     /// <summary>The local address to connect from (for example, to spread many connections over 127.0.0.x). Null lets the system choose.</summary>
     public IPEndPoint? LocalEndPoint { get; set; }
 
+    /// <summary>
+    /// permessage-deflate (RFC 7692) to offer: null (the default) offers nothing. When the server accepts, messages of at
+    /// least <see cref="WebSocketCompressionOptions.MinimumMessageSize"/> bytes are sent compressed.
+    /// </summary>
+    public WebSocketCompressionOptions? Compression { get; set; }
+
     /// <summary>Where the client logs. Silent by default.</summary>
     public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
 }

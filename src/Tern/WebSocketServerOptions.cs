@@ -94,6 +94,12 @@ public sealed class WebSocketServerOptions
     /// </summary>
     public int? MaxConnectionsPerAddress { get; set; }
 
+    /// <summary>
+    /// permessage-deflate (RFC 7692): null (the default) declines it; set, the server accepts a client's offer within
+    /// these settings. See docs/compression.md for the memory it costs and the CRIME/BREACH caveat.
+    /// </summary>
+    public WebSocketCompressionOptions? Compression { get; set; }
+
     /// <summary>Subprotocols the server speaks, in its order of preference; the first one the client also offers is chosen.</summary>
     public IList<string> Subprotocols { get; } = new List<string>();
 
