@@ -15,13 +15,14 @@ internal sealed partial class RawClient
     public DeflateSession? Deflate { get; private set; }
 
     /// <summary>
-    /// Connects with each of <paramref name="offerLines"/> as a Sec-WebSocket-Extensions header line, asserts a correct
-    /// 101 whose extension answer is legal for the offers (see <see cref="DeflateNegotiation.AssertLegalResponse"/>),
-    /// and sets <see cref="Deflate"/> when permessage-deflate was negotiated.
+    /// Connects (over TLS when <paramref name="tls"/>) with each of <paramref name="offerLines"/> as a
+    /// Sec-WebSocket-Extensions header line, asserts a correct 101 whose extension answer is legal for the offers (see
+    /// <see cref="DeflateNegotiation.AssertLegalResponse"/>), and sets <see cref="Deflate"/> when permessage-deflate was
+    /// negotiated.
     /// </summary>
-    public static async Task<RawClient> OpenWithExtensionsAsync(int port, params string[] offerLines)
+    public static async Task<RawClient> OpenWithExtensionsAsync(int port, bool tls, params string[] offerLines)
     {
-        RawClient client = await ConnectAsync(port);
+        RawClient client = await ConnectAsync(port, tls);
         try
         {
             string key = NewKey();
