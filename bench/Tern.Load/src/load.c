@@ -101,6 +101,7 @@ struct options {
     double close_timeout;
     int tls;
     int tls_max; /* 12 or 13, 0 for OpenSSL's default (1.3) */
+    const char *tls_suites;
     int deflate;
     const char *deflate_offer;
     int deflate_level;
@@ -1350,6 +1351,8 @@ static void usage(FILE *out)
             "  --tls               wss: TLS (1.2 or 1.3, OpenSSL's choice) over every connection; the server's\n"
             "                      certificate is not checked (loopback, throwaway certificates)\n"
             "  --tls-max V         the highest TLS version to offer: 1.2 or 1.3\n"
+            "  --tls-suites LIST   the TLS 1.3 cipher suites to offer, in order (default, Chrome's:\n"
+            "                      " TLS_DEFAULT_SUITES ")\n"
             "  --deflate           offer permessage-deflate (RFC 7692) and fail a connection whose server does not\n"
             "                      accept it; messages sent are compressed (echo: before the run, in up to 1,024\n"
             "                      variants of the sequence number), messages received compressed are inflated\n"
@@ -1403,7 +1406,7 @@ static void parse_options(int argc, char **argv)
     enum {
         O_MODE = 256, O_HOST, O_PORT, O_PATH, O_CONNS, O_INFLIGHT, O_SIZE, O_BINARY, O_TEXT, O_FRAME, O_DURATION,
         O_WARMUP, O_MESSAGES, O_THREADS, O_SOURCES, O_PID, O_PING, O_SETTLE, O_RAMP, O_VERIFY, O_RAW, O_CONNECT_TIMEOUT,
-        O_CLOSE_TIMEOUT, O_TLS, O_TLS_MAX, O_DEFLATE, O_DEFLATE_OFFER, O_DEFLATE_LEVEL, O_PAYLOAD, O_PAYLOAD_FILE, O_HELP
+        O_CLOSE_TIMEOUT, O_TLS, O_TLS_MAX, O_TLS_SUITES, O_DEFLATE, O_DEFLATE_OFFER, O_DEFLATE_LEVEL, O_PAYLOAD, O_PAYLOAD_FILE, O_HELP
     };
     static const struct option long_options[] = {
         {"mode", required_argument, 0, O_MODE},
@@ -1431,6 +1434,7 @@ static void parse_options(int argc, char **argv)
         {"close-timeout", required_argument, 0, O_CLOSE_TIMEOUT},
         {"tls", no_argument, 0, O_TLS},
         {"tls-max", required_argument, 0, O_TLS_MAX},
+        {"tls-suites", required_argument, 0, O_TLS_SUITES},
         {"deflate", no_argument, 0, O_DEFLATE},
         {"deflate-offer", required_argument, 0, O_DEFLATE_OFFER},
         {"deflate-level", required_argument, 0, O_DEFLATE_LEVEL},
@@ -1495,6 +1499,7 @@ static void parse_options(int argc, char **argv)
             }
             opt.tls_max = optarg[2] == '2' ? 12 : 13;
             break;
+        case O_TLS_SUITES: opt.tls_suites = optarg; break;
         case O_DEFLATE: opt.deflate = 1; break;
         case O_DEFLATE_OFFER: opt.deflate = 1, opt.deflate_offer = optarg; break;
         case O_DEFLATE_LEVEL: opt.deflate_level = (int)parse_number(optarg, "deflate-level"); break;
@@ -1837,7 +1842,7 @@ int main(int argc, char **argv)
             fill[i] = (uint8_t)('a' + i % 26); /* ASCII, so text messages are valid UTF-8 */
     free(payload.bytes);
 
-    if (opt.tls && tls_setup(opt.tls_max, opt.mode == MODE_HOLD || opt.mode == MODE_CONNECT) != 0)
+    if (opt.tls && tls_setup(opt.tls_max, opt.mode == MODE_HOLD || opt.mode == MODE_CONNECT, opt.tls_suites) != 0)
         exit(1);
     uint64_t compressed_total = opt.deflate && opt.mode == MODE_ECHO ? compress_variants() : 0;
     setup_workers((size_t)fill_size);

@@ -9,7 +9,7 @@
 static SSL_CTX *context;
 static __thread char last_error[160];
 
-int tls_setup(int max_version, int release_buffers)
+int tls_setup(int max_version, int release_buffers, const char *suites)
 {
     context = SSL_CTX_new(TLS_client_method());
     if (!context) {
@@ -20,6 +20,15 @@ int tls_setup(int max_version, int release_buffers)
     if (max_version)
         SSL_CTX_set_max_proto_version(context, max_version == 12 ? TLS1_2_VERSION : TLS1_3_VERSION);
     SSL_CTX_set_verify(context, SSL_VERIFY_NONE, NULL);
+    /* Chrome's order by default: AES-128-GCM first. Servers choose differently from the same offer (OpenSSL's
+     * default follows the client's order; .NET and Node prefer AES-256-GCM), so a comparison offers one suite. */
+    if (SSL_CTX_set_ciphersuites(context, suites ? suites : TLS_DEFAULT_SUITES) != 1 ||
+        SSL_CTX_set_cipher_list(context, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                         "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                         "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+        fprintf(stderr, "tern-load: OpenSSL refused the cipher suites %s\n", suites ? suites : TLS_DEFAULT_SUITES);
+        return -1;
+    }
     /* Partial writes and a buffer that may move between retries: the output buffer is appended to (and may be
      * reallocated) while a write waits for the socket. */
     SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
