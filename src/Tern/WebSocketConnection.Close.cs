@@ -31,18 +31,14 @@ public sealed partial class WebSocketConnection
             throw new ArgumentException("A close reason is limited to 123 UTF-8 bytes.", nameof(reason));
         }
 
-        bool sent;
+        CloseStep step;
         lock (_sendLock)
         {
-            sent = _state == WebSocketConnectionState.Open;
-            if (sent)
-            {
-                WriteCloseLocked(code, reason);
-                _state = WebSocketConnectionState.CloseSent;
-            }
+            step = _close.Close(code, reason);
+            WriteCloseLocked(step);
         }
 
-        if (sent)
+        if (step.SendCloseFrame)
         {
             Log.Closing(_settings.Logger, Id, (int)code);
         }
@@ -113,44 +109,30 @@ public sealed partial class WebSocketConnection
 
     private void OnPeerClose(WebSocketCloseCode code, string reason)
     {
+        CloseStep step;
         lock (_sendLock)
         {
-            if (_state == WebSocketConnectionState.Open)
-            {
-                // Echo the peer's code (none if it sent none), as RFC 6455 §5.5.1 suggests.
-                _state = WebSocketConnectionState.CloseReceived;
-                WriteCloseLocked(code, reason: null);
-            }
-
-            _state = WebSocketConnectionState.Closed;
-            _closeInfo ??= new WebSocketCloseInfo(code, reason);
+            step = _close.PeerClosed(code, reason);
+            WriteCloseLocked(step);
         }
 
         Log.PeerClosed(_settings.Logger, Id, (int)code, new PeerText(reason));
         _settings.Metrics?.CloseReceived(code);
-        _finishing = FinishAsync(waitForPeer: false);
+        Finish(step);
         MarkPeerCloseSeen();
     }
 
     private void OnProtocolError(WebSocketCloseCode code, string reason)
     {
+        CloseStep step;
         lock (_sendLock)
         {
-            if (_state is WebSocketConnectionState.Open or WebSocketConnectionState.CloseSent)
-            {
-                if (_state == WebSocketConnectionState.Open)
-                {
-                    WriteCloseLocked(code, reason);
-                }
-
-                _state = WebSocketConnectionState.Closed;
-            }
-
-            _closeInfo ??= new WebSocketCloseInfo(code, reason);
+            step = _close.ProtocolError(code, reason);
+            WriteCloseLocked(step);
         }
 
         Log.ProtocolErrorClose(_settings.Logger, _settings.LogThrottles.ProtocolErrors, Id, RemoteEndPoint, code, reason);
-        _finishing = FinishAsync(waitForPeer: true);
+        Finish(step);
         MarkPeerCloseSeen();
     }
 
@@ -159,9 +141,7 @@ public sealed partial class WebSocketConnection
         bool wasOpen;
         lock (_sendLock)
         {
-            wasOpen = _state != WebSocketConnectionState.Closed;
-            _state = WebSocketConnectionState.Closed;
-            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was dropped without a close frame.");
+            wasOpen = _close.StreamEnded();
         }
 
         if (wasOpen)
@@ -171,6 +151,22 @@ public sealed partial class WebSocketConnection
 
         MarkPeerCloseSeen();
         _io.Abort();
+    }
+
+    private void Finish(CloseStep step)
+    {
+        switch (step.Finish)
+        {
+            case CloseFinish.CloseNow:
+                _finishing = FinishAsync(waitForPeer: false);
+                break;
+            case CloseFinish.CloseAfterPeerFinishes:
+                _finishing = FinishAsync(waitForPeer: true);
+                break;
+            case CloseFinish.Drop:
+                _io.Abort();
+                break;
+        }
     }
 
     /// <summary>Sends what is queued (our close frame last), half-closes, optionally waits for the peer to close its side, then releases the socket.</summary>
@@ -190,11 +186,18 @@ public sealed partial class WebSocketConnection
         }
     }
 
+    private void WriteCloseLocked(CloseStep step)
+    {
+        if (step.SendCloseFrame)
+        {
+            WriteCloseLocked(step.Code, step.Reason);
+        }
+    }
+
     private void WriteCloseLocked(WebSocketCloseCode code, string? reason)
     {
-        Span<byte> payload = stackalloc byte[FrameHeader.MaxControlPayload];
-        int length = code == WebSocketCloseCode.NoStatusReceived ? 0 : CloseFrame.WritePayload(payload, code, reason);
-        WriteFrameLocked(Opcode.Close, payload[..length]);
+        FrameWriter.WriteClose(_io.BeginOutput(), code, reason, _maskOutgoing, _maskOutgoing ? _maskKeys.Next() : 0);
+        _io.CommitOutput();
         _settings.Metrics?.CloseSent(code);
     }
 }

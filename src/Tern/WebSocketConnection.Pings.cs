@@ -127,7 +127,7 @@ public sealed partial class WebSocketConnection
             Log.KeepAliveTimeout(_settings.Logger, _settings.LogThrottles.KeepAliveTimeouts, Id, RemoteEndPoint, (liveNowTicks - _lastPingLiveTicks) / 1000.0);
             lock (_sendLock)
             {
-                _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "Keepalive timeout: the peer stopped responding.");
+                _close.Dropped("Keepalive timeout: the peer stopped responding.");
             }
 
             Abort();

@@ -77,56 +77,20 @@ public sealed partial class WebSocketConnection
     /// <summary>Whether frames may still be sent; notices a transport that failed while nobody was reading.</summary>
     private bool IsOpenLocked()
     {
-        if (_state == WebSocketConnectionState.Open && _io.Aborted.IsCancellationRequested)
+        if (_close.CanSend && _io.Aborted.IsCancellationRequested)
         {
             // A send hit a reset (or the connection was dropped) and no reader has seen the end of the stream yet:
             // without this, a handler that only sends would see every send succeed, forever, on a dead socket.
-            _state = WebSocketConnectionState.Closed;
-            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was dropped without a close frame.");
+            _close.StreamEnded();
         }
 
-        return _state == WebSocketConnectionState.Open;
+        return _close.CanSend;
     }
 
-    private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload)
+    private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload, bool compressed = false)
     {
-        IBufferWriter<byte> output = _io.BeginOutput();
-        int headerLength = FrameHeader.GetLength(payload.Length, _maskOutgoing);
-        uint maskKey = _maskOutgoing ? NextMaskKey() : 0;
-        Span<byte> header = output.GetSpan(headerLength);
-        FrameHeader.Write(header, opcode, fin: true, payload.Length, _maskOutgoing, maskKey);
-        output.Advance(headerLength);
-        int keyOffset = 0;
-        ReadOnlySpan<byte> remaining = payload;
-        while (!remaining.IsEmpty)
-        {
-            // Large hints mean fewer, larger pipe segments and so fewer socket sends for big messages.
-            Span<byte> target = output.GetSpan(Math.Min(remaining.Length, 64 * 1024));
-            int chunk = Math.Min(target.Length, remaining.Length);
-            if (_maskOutgoing)
-            {
-                keyOffset = Masking.Apply(remaining[..chunk], target, maskKey, keyOffset);
-            }
-            else
-            {
-                remaining[..chunk].CopyTo(target);
-            }
-
-            output.Advance(chunk);
-            remaining = remaining[chunk..];
-        }
-
+        FrameWriter.WriteFrame(_io.BeginOutput(), opcode, payload, fin: true, compressed, _maskOutgoing, _maskOutgoing ? _maskKeys.Next() : 0);
         _io.CommitOutput();
-    }
-
-    private uint NextMaskKey()
-    {
-        ulong x = _maskState;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        _maskState = x;
-        return (uint)(x >> 16);
     }
 
     private ValueTask WaitForQueueAsync(CancellationToken cancellationToken)
@@ -227,9 +191,9 @@ public sealed partial class WebSocketConnection
     {
         long discarded = _io.DiscardQueuedOutput();
         _settings.Metrics?.SlowConsumerClosed();
-        WriteCloseLocked(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
-        _state = WebSocketConnectionState.CloseSent;
-        _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason);
+        // Recorded as how the connection ended: the peer's answer to it (if any) is not why it closed.
+        CloseStep step = _close.Close(WebSocketCloseCode.PolicyViolation, SlowConsumerCloseReason, recordAsCloseInfo: true);
+        WriteCloseLocked(step);
         return discarded;
     }
 

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using Tern.Protocol;
 using Tern.Transport;
 
@@ -34,15 +33,14 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private bool _peerCloseSeen;
     private TaskCompletionSource? _peerCloseWaiter;
     private Dictionary<string, object?>? _items;
-    private WebSocketConnectionState _state = WebSocketConnectionState.Open;
-    private WebSocketCloseInfo? _closeInfo;
+    private readonly ClosingHandshake _close = new();
     private WebSocketMessage _received;
     private int _readerActive;
     private int _receiving;
     private long _lastPingTicks;
     private long _lastPingLiveTicks;
     private Task _finishing = Task.CompletedTask;
-    private ulong _maskState;
+    private MaskKeyGenerator _maskKeys;
     private byte[]? _pendingPong;
     private int _pendingPongLength;
     private long _pongEnd;
@@ -71,11 +69,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         Id = Interlocked.Increment(ref s_nextId);
         if (isClient)
         {
-            // Masking keys need not be secret from the peer, only unpredictable to scripts on the path, so a
-            // cryptographically seeded xorshift per connection is enough and never blocks.
-            Span<byte> seed = stackalloc byte[8];
-            RandomNumberGenerator.Fill(seed);
-            _maskState = BitConverter.ToUInt64(seed) | 1;
+            _maskKeys = MaskKeyGenerator.Create();
         }
     }
 
@@ -87,6 +81,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     /// <summary>This side's address.</summary>
     public IPEndPoint LocalEndPoint => _io.Transport.LocalEndPoint;
+
+    /// <summary>Whether the connection runs over TLS (wss).</summary>
+    public bool IsSecure => _io.Transport.IsSecure;
 
     /// <summary>The opening HTTP request: path, query, headers and cookies.</summary>
     public HttpRequestHead Request { get; }
@@ -116,7 +113,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         {
             lock (_sendLock)
             {
-                return _state;
+                return _close.State;
             }
         }
     }
@@ -131,7 +128,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         {
             lock (_sendLock)
             {
-                return _closeInfo;
+                return _close.CloseInfo;
             }
         }
     }
@@ -150,8 +147,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     {
         lock (_sendLock)
         {
-            _state = WebSocketConnectionState.Closed;
-            _closeInfo ??= new WebSocketCloseInfo(WebSocketCloseCode.AbnormalClosure, "The connection was aborted.");
+            _close.Dropped("The connection was aborted.");
         }
 
         MarkPeerCloseSeen();

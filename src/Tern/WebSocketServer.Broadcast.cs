@@ -48,13 +48,11 @@ public sealed partial class WebSocketServer
     private void BroadcastFrame(Opcode opcode, ReadOnlySpan<byte> payload, IEnumerable<WebSocketConnection>? connections)
     {
         // Server frames are unmasked, so one encoding serves every receiver.
-        int headerLength = FrameHeader.GetLength(payload.Length, masked: false);
-        byte[] frame = ArrayPool<byte>.Shared.Rent(headerLength + payload.Length);
+        byte[] frame = ArrayPool<byte>.Shared.Rent(FrameWriter.GetFrameLength(payload.Length, masked: false));
         try
         {
-            FrameHeader.Write(frame, opcode, fin: true, payload.Length);
-            payload.CopyTo(frame.AsSpan(headerLength));
-            int delivered = Broadcast(frame.AsSpan(0, headerLength + payload.Length), connections, _connections);
+            int length = FrameWriter.WriteFrame(frame, opcode, payload);
+            int delivered = Broadcast(frame.AsSpan(0, length), connections, _connections);
             _metrics.MessagesSent(opcode == Opcode.Text, payload.Length, delivered);
         }
         finally

@@ -10,7 +10,7 @@ namespace Tern;
 public sealed partial class WebSocketServer
 {
     /// <summary>Reads the request and answers it: a 101 and a connection, or a complete HTTP response and nothing.</summary>
-    private async Task<(WebSocketConnection?, Func<WebSocketConnection, CancellationToken, Task>?)> HandshakeAsync(DuplexConnection io)
+    private async Task<(WebSocketConnection?, Func<WebSocketConnection, CancellationToken, Task>?)> HandshakeAsync(DuplexConnection io, long startedTicks)
     {
         IPEndPoint remote = io.Transport.RemoteEndPoint;
         HttpRequestHead? request = null;
@@ -19,7 +19,9 @@ public sealed partial class WebSocketServer
         // Not linked to io.Aborted (an abort already wakes the reads): a registration on the connection's token would
         // leave its bookkeeping allocated there for the connection's whole life. It lives until the request is answered,
         // because a plain HTTP request's body must arrive within the same deadline as its head.
-        using var timeout = new CancellationTokenSource(_options.HandshakeTimeout);
+        // What the TLS handshake left of HandshakeTimeout (all of it on plain ws).
+        TimeSpan elapsed = TimeSpan.FromMilliseconds(Environment.TickCount64 - startedTicks);
+        using var timeout = new CancellationTokenSource(elapsed < _options.HandshakeTimeout ? _options.HandshakeTimeout - elapsed : TimeSpan.Zero);
         try
         {
             while (request is null && refusal is null)
@@ -56,35 +58,32 @@ public sealed partial class WebSocketServer
             return default;
         }
 
-        if (!Handshake.IsUpgradeRequest(request!))
+        HttpRequestHead head = request!;
+        if (!Handshake.IsUpgradeRequest(head))
         {
-            await ServeHttpAsync(io, request!, timeout.Token).ConfigureAwait(false);
+            await ServeHttpAsync(io, head, timeout.Token).ConfigureAwait(false);
             return default;
         }
 
-        refusal = Handshake.Validate(request!);
+        refusal = Handshake.Validate(head);
         Func<WebSocketConnection, CancellationToken, Task>? handler = null;
-        if (refusal is null && !_routes.TryGetValue(request!.Path, out handler))
+        if (refusal is null && !_routes.TryGetValue(head.Path, out handler))
         {
             handler = _fallback;
             if (handler is null)
             {
-                refusal = new HandshakeRefusal(404, $"No WebSocket endpoint at {request.Path}.");
+                refusal = new HandshakeRefusal(404, $"No WebSocket endpoint at {head.Path}.");
             }
         }
 
-        string? origin = request!.Headers["Origin"];
-        if (refusal is null && origin is not null && _options.AllowedOrigins.Count > 0 && !_options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
-        {
-            refusal = new HandshakeRefusal(403, "This origin is not allowed.");
-        }
+        refusal ??= Handshake.CheckOrigin(head, _options.AllowedOrigins);
+
 
         WebSocketHandshakeContext? context = null;
         if (refusal is null)
         {
-            IReadOnlyList<string> offered = Handshake.GetOfferedSubprotocols(request);
-            string? chosen = _options.Subprotocols.FirstOrDefault(s => offered.Contains(s, StringComparer.Ordinal));
-            context = new WebSocketHandshakeContext(request, remote, offered, chosen);
+            IReadOnlyList<string> offered = Handshake.GetOfferedSubprotocols(head);
+            context = new WebSocketHandshakeContext(head, remote, offered, Handshake.SelectSubprotocol(offered, _options.Subprotocols));
             if (_options.OnHandshake is { } hook)
             {
                 try
@@ -94,7 +93,7 @@ public sealed partial class WebSocketServer
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     Log.HandshakeHookThrew(_logger, e, remote);
-                    context.Reject(500, "The server could not check this request.");
+                    context.Reject(500, "The server could not check this head.");
                 }
 
                 if (context.Subprotocol is { } picked && !offered.Contains(picked, StringComparer.Ordinal))
@@ -109,25 +108,25 @@ public sealed partial class WebSocketServer
 
         if (refusal is not null)
         {
-            await RefuseAsync(io, refusal, request).ConfigureAwait(false);
+            await RefuseAsync(io, refusal, head).ConfigureAwait(false);
             return default;
         }
 
         try
         {
-            Handshake.WriteAccept(io.BeginOutput(), request.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
+            Handshake.WriteAccept(io.BeginOutput(), head.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
         }
         catch (ArgumentException e)
         {
             io.CommitOutput();
             // A hook added a header a 101 cannot carry; WriteAccept wrote nothing.
             Log.HookInvalidResponseHeaders(_logger, e, remote);
-            await RefuseAsync(io, new HandshakeRefusal(500, "The server produced an invalid handshake response."), request).ConfigureAwait(false);
+            await RefuseAsync(io, new HandshakeRefusal(500, "The server produced an invalid handshake response."), head).ConfigureAwait(false);
             return default;
         }
 
         io.CommitOutput();
-        var connection = new WebSocketConnection(io, request, context.Subprotocol, isClient: false, _connectionSettings);
+        var connection = new WebSocketConnection(io, head, context.Subprotocol, isClient: false, _connectionSettings);
         foreach (KeyValuePair<string, object?> item in context.Items)
         {
             connection.Items[item.Key] = item.Value;

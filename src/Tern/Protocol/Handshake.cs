@@ -57,6 +57,8 @@ public static class Handshake
     private static readonly HandshakeRefusal InvalidKey =
         new(400, "Sec-WebSocket-Key must be sent once, as the base64 encoding of 16 bytes.");
 
+    private static readonly HandshakeRefusal OriginNotAllowed = new(403, "This origin is not allowed.");
+
     /// <summary>
     /// Whether the request is a WebSocket handshake attempt: its <c>Upgrade</c> field lists <c>websocket</c> (in any
     /// case), or it carries <c>Sec-WebSocket-Key</c> or <c>Sec-WebSocket-Version</c>, which only a handshake sends.
@@ -140,6 +142,59 @@ public static class Handshake
     {
         ArgumentNullException.ThrowIfNull(request);
         return request.Headers.GetTokens("Sec-WebSocket-Protocol");
+    }
+
+    /// <summary>
+    /// Checks the request's <c>Origin</c> against the origins allowed to connect (RFC 6455 §10.2: the server's defence
+    /// against cross-site WebSocket hijacking, since browsers send cookies with every handshake).
+    /// </summary>
+    /// <param name="request">The upgrade request.</param>
+    /// <param name="allowedOrigins">Exact origins (scheme, host and port, as a browser sends them, compared without regard to
+    /// case). Empty allows every origin.</param>
+    /// <returns>
+    /// <see langword="null"/> when the origin is allowed: the list is empty, the request carries no <c>Origin</c> (a client
+    /// that is not a browser; browsers always send one), or its one <c>Origin</c> is in the list. Otherwise a 403, also
+    /// for a request with several <c>Origin</c> fields, which no browser sends.
+    /// </returns>
+    public static HandshakeRefusal? CheckOrigin(HttpRequestHead request, ICollection<string> allowedOrigins)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(allowedOrigins);
+        if (allowedOrigins.Count == 0)
+        {
+            return null;
+        }
+
+        int count = request.Headers.CountValues("Origin", out string? origin);
+        if (count == 0)
+        {
+            return null;
+        }
+
+        return count == 1 && allowedOrigins.Contains(origin!, StringComparer.OrdinalIgnoreCase) ? null : OriginNotAllowed;
+    }
+
+    /// <summary>
+    /// Chooses the subprotocol to answer with (RFC 6455 §4.2.2): the first of the server's, in its order of preference,
+    /// that the client offered (compared exactly: subprotocol names are case-sensitive). Null when none matches, and
+    /// the connection then proceeds without one.
+    /// </summary>
+    public static string? SelectSubprotocol(IReadOnlyList<string> offered, IEnumerable<string> supported)
+    {
+        ArgumentNullException.ThrowIfNull(offered);
+        ArgumentNullException.ThrowIfNull(supported);
+        foreach (string candidate in supported)
+        {
+            for (int i = 0; i < offered.Count; i++)
+            {
+                if (string.Equals(offered[i], candidate, StringComparison.Ordinal))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

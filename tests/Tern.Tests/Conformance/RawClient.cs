@@ -2,9 +2,12 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Text;
+using Tern.TestSupport;
 
 namespace Tern.Tests.Conformance;
 
@@ -60,7 +63,8 @@ internal sealed record RawHttpResponse(int StatusCode, string ReasonPhrase, IRea
 /// A WebSocket client over a raw loopback socket that can send any bytes (valid or not, whole or chopped into small
 /// writes) and checks everything the server sends against RFC 6455: unmasked frames, no RSV bits, defined opcodes,
 /// minimal length encoding, unfragmented control frames of at most 125 bytes, valid UTF-8 in text and close reasons,
-/// and nothing after the server's close frame but the end of the TCP connection.
+/// and nothing after the server's close frame but the end of the TCP connection. Optionally over TLS (an
+/// <see cref="SslStream"/> between the socket and everything else), to run the same cases against a wss server.
 /// </summary>
 /// <remarks>
 /// A background loop moves received bytes into a pipe, so a read can time out without disturbing the socket. Sends
@@ -78,6 +82,7 @@ internal sealed class RawClient : IAsyncDisposable
     private static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private readonly Socket _socket;
+    private readonly SslStream? _tls;
     private readonly Pipe _received = new(new PipeOptions(pauseWriterThreshold: 8 * 1024 * 1024, resumeWriterThreshold: 4 * 1024 * 1024, useSynchronizationContext: false));
     private readonly Task _pump;
     private readonly int _port;
@@ -86,9 +91,10 @@ internal sealed class RawClient : IAsyncDisposable
     private MemoryStream? _message;
     private bool _closeFrameSeen;
 
-    private RawClient(Socket socket, int port)
+    private RawClient(Socket socket, SslStream? tls, int port)
     {
         _socket = socket;
+        _tls = tls;
         _port = port;
         _pump = PumpAsync();
     }
@@ -99,31 +105,51 @@ internal sealed class RawClient : IAsyncDisposable
     /// <summary>The 101 response of <see cref="OpenAsync"/>.</summary>
     public RawHttpResponse? Handshake { get; private set; }
 
-    /// <summary>Opens a TCP connection to 127.0.0.1 and nothing more.</summary>
-    public static async Task<RawClient> ConnectAsync(int port)
+    /// <summary>The TLS version negotiated; null without TLS.</summary>
+    public SslProtocols? TlsProtocol => _tls?.SslProtocol;
+
+    /// <summary>
+    /// Opens a TCP connection to 127.0.0.1 and nothing more; with <paramref name="tls"/>, also the TLS handshake
+    /// (trusting the test certificates, limited to <paramref name="protocols"/> unless None).
+    /// </summary>
+    public static async Task<RawClient> ConnectAsync(int port, bool tls = false, SslProtocols protocols = SslProtocols.None)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SslStream? stream = null;
         try
         {
             using var timeout = new CancellationTokenSource(DefaultTimeout);
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), timeout.Token);
+            if (tls)
+            {
+                stream = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                SslClientAuthenticationOptions options = TestCertificates.ClientOptions();
+                options.TargetHost = "localhost";
+                options.EnabledSslProtocols = protocols;
+                await stream.AuthenticateAsClientAsync(options, timeout.Token);
+            }
         }
         catch
         {
+            stream?.Dispose();
             socket.Dispose();
             throw;
         }
 
-        return new RawClient(socket, port);
+        return new RawClient(socket, stream, port);
     }
 
     /// <summary>Connects and completes the opening handshake, asserting a correct 101 response.</summary>
     /// <param name="port">The server's port.</param>
     /// <param name="path">The request target.</param>
     /// <param name="extraHeaders">More header lines, e.g. "Origin: https://example.com".</param>
-    public static async Task<RawClient> OpenAsync(int port, string path = "/", params string[] extraHeaders)
+    public static Task<RawClient> OpenAsync(int port, string path = "/", params string[] extraHeaders) =>
+        OpenAsync(port, tls: false, path, extraHeaders);
+
+    /// <summary>Connects (over TLS when <paramref name="tls"/>) and completes the opening handshake, asserting a correct 101 response.</summary>
+    public static async Task<RawClient> OpenAsync(int port, bool tls, string path = "/", params string[] extraHeaders)
     {
-        RawClient client = await ConnectAsync(port);
+        RawClient client = await ConnectAsync(port, tls);
         try
         {
             string key = NewKey();
@@ -177,13 +203,13 @@ internal sealed class RawClient : IAsyncDisposable
         {
             if (chopSize <= 0)
             {
-                await _socket.SendAsync(bytes, SocketFlags.None, timeout.Token);
+                await WriteAsync(bytes, timeout.Token);
                 return;
             }
 
             for (int offset = 0; offset < bytes.Length; offset += chopSize)
             {
-                await _socket.SendAsync(bytes.Slice(offset, Math.Min(chopSize, bytes.Length - offset)), SocketFlags.None, timeout.Token);
+                await WriteAsync(bytes.Slice(offset, Math.Min(chopSize, bytes.Length - offset)), timeout.Token);
                 if (chopDelayMs > 0)
                 {
                     await Task.Delay(chopDelayMs, timeout.Token);
@@ -193,6 +219,11 @@ internal sealed class RawClient : IAsyncDisposable
         catch (SocketException e)
         {
             SendError ??= e.SocketErrorCode.ToString();
+        }
+        catch (IOException e)
+        {
+            // Over TLS the socket's error comes wrapped.
+            SendError ??= e.InnerException is SocketException inner ? inner.SocketErrorCode.ToString() : e.Message;
         }
         catch (ObjectDisposedException)
         {
@@ -393,6 +424,7 @@ internal sealed class RawClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _tls?.Dispose();
         _socket.Dispose();
         await _pump;
         await _received.Reader.CompleteAsync();
@@ -407,7 +439,7 @@ internal sealed class RawClient : IAsyncDisposable
             while (true)
             {
                 Memory<byte> memory = writer.GetMemory(64 * 1024);
-                int received = await _socket.ReceiveAsync(memory, SocketFlags.None);
+                int received = _tls is null ? await _socket.ReceiveAsync(memory, SocketFlags.None) : await _tls.ReadAsync(memory);
                 if (received == 0)
                 {
                     _tcpClosedHow = "EOF";
@@ -426,6 +458,10 @@ internal sealed class RawClient : IAsyncDisposable
         {
             _tcpClosedHow = $"reset: {e.SocketErrorCode}";
         }
+        catch (IOException e)
+        {
+            _tcpClosedHow = e.InnerException is SocketException inner ? $"reset: {inner.SocketErrorCode}" : $"TLS error: {e.Message}";
+        }
         catch (ObjectDisposedException)
         {
             _tcpClosedHow = "closed by the client";
@@ -435,6 +471,12 @@ internal sealed class RawClient : IAsyncDisposable
             await writer.CompleteAsync();
         }
     }
+
+    private ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) =>
+        _tls is null ? SendAllAsync(bytes, cancellationToken) : _tls.WriteAsync(bytes, cancellationToken);
+
+    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) =>
+        await _socket.SendAsync(bytes, SocketFlags.None, cancellationToken);
 
     private async Task<ServerEvent> ReadEventAsync(CancellationToken cancellationToken)
     {
