@@ -20,6 +20,9 @@ public class ConformanceServer : IAsyncLifetime
 
     internal int Port => _sample?.Port ?? _server!.Port;
 
+    /// <summary>Whether the cases run against samples/Tern.Echo rather than an in-process server.</summary>
+    internal bool RunsEchoSample => _sample is not null;
+
     /// <summary>Whether the server speaks TLS, so that the cases' clients must too.</summary>
     internal virtual bool UseTls => false;
 

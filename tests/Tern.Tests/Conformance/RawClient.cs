@@ -22,11 +22,12 @@ internal enum ServerEventKind
 }
 
 /// <summary>One thing the server did: a whole (reassembled) data message, a control frame, or closing the TCP connection.</summary>
-internal sealed record ServerEvent(ServerEventKind Kind, int Opcode, byte[] Payload, int? CloseCode = null, string CloseReason = "", string TcpClosedHow = "")
+/// <param name="Compressed">Whether a message arrived compressed (RSV1, permessage-deflate); its payload is inflated.</param>
+internal sealed record ServerEvent(ServerEventKind Kind, int Opcode, byte[] Payload, int? CloseCode = null, string CloseReason = "", string TcpClosedHow = "", bool Compressed = false)
 {
     public override string ToString() => Kind switch
     {
-        ServerEventKind.Message => $"a {Op.Name(Opcode)} message of {Payload.Length} bytes {Preview(Payload)}",
+        ServerEventKind.Message => $"a {(Compressed ? "compressed " : "")}{Op.Name(Opcode)} message of {Payload.Length} bytes {Preview(Payload)}",
         ServerEventKind.Ping => $"a ping with {Payload.Length} bytes {Preview(Payload)}",
         ServerEventKind.Pong => $"a pong with {Payload.Length} bytes {Preview(Payload)}",
         ServerEventKind.Close => CloseCode is { } code ? $"a close frame with code {code} and reason \"{CloseReason}\"" : "a close frame without a status code",
@@ -71,7 +72,7 @@ internal sealed record RawHttpResponse(int StatusCode, string ReasonPhrase, IRea
 /// never throw for a connection the server has dropped (a conformance case decides what that means); they record
 /// <see cref="SendError"/> instead.
 /// </remarks>
-internal sealed class RawClient : IAsyncDisposable
+internal sealed partial class RawClient : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
@@ -183,13 +184,16 @@ internal sealed class RawClient : IAsyncDisposable
         Encoding.Latin1.GetBytes(requestLine + "\r\n" + string.Concat(headerLines.Select(h => h + "\r\n")) + "\r\n");
 
     /// <summary>Asserts that a response accepts the handshake as RFC 6455 §4.2.2 requires, for the given key.</summary>
-    public static void AssertAccepts(RawHttpResponse response, string key)
+    /// <param name="response">The server's response.</param>
+    /// <param name="key">The request's Sec-WebSocket-Key.</param>
+    /// <param name="extensionsOffered">Whether the request offered extensions; if not, the response must name none.</param>
+    public static void AssertAccepts(RawHttpResponse response, string key, bool extensionsOffered = false)
     {
         Assert.True(response.StatusCode == 101, $"Expected 101 Switching Protocols, got {response}");
         Assert.True(response.HasToken("Upgrade", "websocket"), $"The 101 response must carry Upgrade: websocket: {response}");
         Assert.True(response.HasToken("Connection", "Upgrade"), $"The 101 response must carry Connection: Upgrade: {response}");
         Assert.Equal(AcceptFor(key), response["Sec-WebSocket-Accept"]);
-        Assert.True(response["Sec-WebSocket-Extensions"] is null, $"No extension was offered or negotiated, yet the server sent one: {response}");
+        Assert.True(extensionsOffered || response["Sec-WebSocket-Extensions"] is null, $"No extension was offered or negotiated, yet the server sent one: {response}");
     }
 
     /// <summary>
@@ -323,8 +327,8 @@ internal sealed class RawClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Expects the next event to be a data message with exactly this opcode and payload.</summary>
-    public async Task ExpectMessageAsync(int opcode, byte[] payload, TimeSpan? timeout = null)
+    /// <summary>Expects the next event to be a data message with exactly this opcode and payload, and returns it.</summary>
+    public async Task<ServerEvent> ExpectMessageAsync(int opcode, byte[] payload, TimeSpan? timeout = null)
     {
         string expected = $"a {Op.Name(opcode)} message of {payload.Length} bytes {ServerEvent.Preview(payload)}";
         ServerEvent received = await NextEventAsync(timeout, expected);
@@ -335,6 +339,8 @@ internal sealed class RawClient : IAsyncDisposable
             int first = received.Payload.AsSpan().CommonPrefixLength(payload);
             Assert.Fail($"Expected {expected}, got {received}: the payloads differ from byte {first}.");
         }
+
+        return received;
     }
 
     public Task ExpectTextAsync(string text, TimeSpan? timeout = null) => ExpectMessageAsync(Op.Text, Encoding.UTF8.GetBytes(text), timeout);
@@ -424,6 +430,7 @@ internal sealed class RawClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Deflate?.Dispose();
         _tls?.Dispose();
         _socket.Dispose();
         await _pump;
@@ -482,7 +489,7 @@ internal sealed class RawClient : IAsyncDisposable
     {
         while (true)
         {
-            (bool fin, int opcode, byte[] payload)? frame = await ReadFrameAsync(cancellationToken);
+            (bool fin, int opcode, int rsv, byte[] payload)? frame = await ReadFrameAsync(cancellationToken);
             if (frame is null)
             {
                 Assert.True(_messageOpcode < 0, $"The TCP connection closed ({_tcpClosedHow}) in the middle of a fragmented message.");
@@ -490,8 +497,9 @@ internal sealed class RawClient : IAsyncDisposable
                 return new ServerEvent(ServerEventKind.TcpClosed, -1, [], TcpClosedHow: how);
             }
 
-            (bool finalFragment, int op, byte[] data) = frame.Value;
+            (bool finalFragment, int op, int rsv, byte[] data) = frame.Value;
             Assert.False(_closeFrameSeen, $"The server sent a {Op.Name(op)} frame after its close frame (RFC 6455 §5.5.1).");
+            CheckCompressionBit(op, rsv);
             switch (op)
             {
                 case Op.Ping:
@@ -504,6 +512,7 @@ internal sealed class RawClient : IAsyncDisposable
                 case Op.Text or Op.Binary:
                     Assert.True(_messageOpcode < 0, "The server started a new message before finishing its fragmented one (RFC 6455 §5.4).");
                     _messageOpcode = op;
+                    _messageCompressed = rsv != 0;
                     _message = new MemoryStream(data.Length);
                     break;
                 default:
@@ -514,7 +523,7 @@ internal sealed class RawClient : IAsyncDisposable
             _message!.Write(data);
             if (finalFragment)
             {
-                byte[] message = _message.ToArray();
+                byte[] message = ReceivedPayload(_message.ToArray(), _messageCompressed);
                 int messageOpcode = _messageOpcode;
                 _messageOpcode = -1;
                 _message = null;
@@ -523,7 +532,7 @@ internal sealed class RawClient : IAsyncDisposable
                     AssertUtf8(message, "The server sent a text message that is not valid UTF-8 (RFC 6455 §8.1).");
                 }
 
-                return new ServerEvent(ServerEventKind.Message, messageOpcode, message);
+                return new ServerEvent(ServerEventKind.Message, messageOpcode, message, Compressed: _messageCompressed);
             }
         }
     }
@@ -556,7 +565,7 @@ internal sealed class RawClient : IAsyncDisposable
     }
 
     /// <summary>Reads one server frame and checks its header; null when the TCP connection ended at a frame boundary.</summary>
-    private async Task<(bool Fin, int Opcode, byte[] Payload)?> ReadFrameAsync(CancellationToken cancellationToken)
+    private async Task<(bool Fin, int Opcode, int Rsv, byte[] Payload)?> ReadFrameAsync(CancellationToken cancellationToken)
     {
         byte[]? start = await ReadBytesAsync(2, cancellationToken);
         if (start is null)
@@ -570,7 +579,7 @@ internal sealed class RawClient : IAsyncDisposable
         bool masked = (start[1] & 0x80) != 0;
         long length = start[1] & 0x7F;
         Assert.False(masked, "The server sent a masked frame; server frames must not be masked (RFC 6455 §5.1).");
-        Assert.True(rsv == 0, $"The server set RSV bits {rsv} without a negotiated extension (RFC 6455 §5.2).");
+        Assert.True(rsv == 0 || (rsv == Rsv1 && Deflate is not null), $"The server set RSV bits {rsv} without a negotiated extension that defines them (RFC 6455 §5.2).");
         Assert.True(Op.IsDefined(opcode), $"The server sent reserved opcode {opcode} (RFC 6455 §5.2).");
         if (length == 126)
         {
@@ -593,7 +602,7 @@ internal sealed class RawClient : IAsyncDisposable
         }
 
         byte[] payload = length == 0 ? [] : await ReadRequiredAsync((int)length, cancellationToken);
-        return (fin, opcode, payload);
+        return (fin, opcode, rsv, payload);
     }
 
     private async Task<byte[]> ReadRequiredAsync(int count, CancellationToken cancellationToken) =>
