@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Tern test. On a fresh machine it first installs what the tests need:
-# Node.js (interop with the `ws` package), the pinned npm packages, Chromium (browser tests), and gcc/make
-# (a smoke run of the C load generator in bench/Tern.Load).
+# Node.js (interop with the `ws` package), the pinned npm packages, Chromium (browser tests), and gcc/make with
+# OpenSSL's and zlib's headers (a smoke run of the C load generator in bench/Tern.Load, which speaks wss and
+# permessage-deflate).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +23,9 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+[ -e /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+[ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing ${missing[*]}"
     apt_install "${missing[@]}"

@@ -11,9 +11,12 @@
 #
 # Usage: bench/run.sh [--quick] [--reps N] [--duration S] [--warmup S]
 #                     [--servers "tern kestrel node-ws uws-js raw-tcp"]
-#                     [--scenarios "echo32x1 echo32x16 echo64k broadcast connect hold"] [--hold-conns N]
-#                     [--server-core C] [--load-core C] [--no-build] [--out DIR] [--write-docs]
-# --write-docs replaces the results section of docs/benchmarks.md with this run's table, command and machine.
+#                     [--scenarios "echo32x1 echo32x16 echo64k broadcast connect hold" | --scenarios secure]
+#                     [--hold-conns N] [--server-core C] [--load-core C] [--no-build] [--out DIR] [--write-docs]
+# Scenarios come in two tables: the plain one (the default) and "secure": wss32 wss64k deflate300 deflate16k hold
+# hold-wss hold-deflate (wss and permessage-deflate, with a throwaway self-signed certificate made for the run).
+# --write-docs replaces, in docs/benchmarks.md, the results section of each table whose scenarios this run covered
+# completely with this run's table, command and machine; the other section stays as it was.
 set -euo pipefail
 INVOCATION=bench/run.sh
 for argument in "$@"; do
@@ -31,7 +34,13 @@ WARMUP=2
 SETTLE=2
 HOLD_CONNS=10000
 SERVERS="tern kestrel node-ws uws-js raw-tcp"
-SCENARIOS="echo32x1 echo32x16 echo64k broadcast connect hold"
+PLAIN_SCENARIOS="echo32x1 echo32x16 echo64k broadcast connect hold"
+SECURE_SCENARIOS="wss32 wss64k deflate300 deflate16k hold hold-wss hold-deflate"
+SCENARIOS=$PLAIN_SCENARIOS
+# Servers with a size threshold for compression (Tern, Node ws) get one below both JSON payloads, so that every
+# server compresses every echo of the deflate scenarios (Kestrel and uWebSockets.js compress every message).
+DEFLATE_MIN_SIZE=256
+TLS_LOAD_FLAGS="--tls --tls-suites TLS_AES_128_GCM_SHA256"
 SERVER_CORE=0
 LOAD_CORE=1
 BUILD=1
@@ -58,6 +67,11 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+
+case $SCENARIOS in
+plain) SCENARIOS=$PLAIN_SCENARIOS ;;
+secure) SCENARIOS=$SECURE_SCENARIOS ;;
+esac
 
 OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
@@ -87,6 +101,20 @@ if [ "$BUILD" = 1 ]; then
 fi
 [ -x "$LOAD" ] || { log "no $LOAD: run without --no-build"; exit 1; }
 
+uses_tls() { case $1 in wss* | hold-wss) return 0 ;; *) return 1 ;; esac; }
+uses_deflate() { case $1 in deflate* | hold-deflate) return 0 ;; *) return 1 ;; esac; }
+
+# A throwaway self-signed certificate for the wss scenarios (ECDSA P-256, as most sites now serve), made for this run.
+CERT=$OUT/cert.pem
+KEY=$OUT/key.pem
+for scenario in $SCENARIOS; do
+    if uses_tls "$scenario" && [ ! -f "$CERT" ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$KEY" -out "$CERT" >"$OUT/cert.log" 2>&1 ||
+            { log "openssl could not make a certificate: see $OUT/cert.log"; exit 1; }
+    fi
+done
+
 # Room for 10,000+ connections on each side (root may raise the hard limit too).
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -107,13 +135,31 @@ server_name() {
 server_command() { # server port scenario
     case $1 in
     # --quiet: Tern.Echo logs every connection at Information; the peers log nothing either.
-    tern) echo "dotnet $ROOT/samples/Tern.Echo/bin/Release/net10.0/Tern.Echo.dll --port $2 --max-message 67108864 --quiet" ;;
-    kestrel) echo "dotnet $ROOT/bench/peers/kestrel/bin/Release/net10.0/Tern.Bench.Kestrel.dll --port $2" ;;
-    node-ws) echo "node $ROOT/bench/peers/node-ws/server.js --port $2" ;;
-    uws-js) echo "node $ROOT/bench/peers/uws-js/server.mjs --port $2" ;;
+    tern) echo "dotnet $ROOT/samples/Tern.Echo/bin/Release/net10.0/Tern.Echo.dll --port $2 --max-message 67108864 --quiet$(server_scenario_flags "$1" "$3")" ;;
+    kestrel) echo "dotnet $ROOT/bench/peers/kestrel/bin/Release/net10.0/Tern.Bench.Kestrel.dll --port $2$(server_scenario_flags "$1" "$3")" ;;
+    node-ws) echo "node $ROOT/bench/peers/node-ws/server.js --port $2$(server_scenario_flags "$1" "$3")" ;;
+    uws-js) echo "node $ROOT/bench/peers/uws-js/server.mjs --port $2$(server_scenario_flags "$1" "$3")" ;;
     # Raw TCP has no paths: the server is started in the mode the scenario needs.
     raw-tcp) echo "$ROOT/bench/peers/raw-tcp/bin/raw-tcp-server --port $2 --mode $([ "$3" = broadcast ] && echo broadcast || echo echo)" ;;
     esac
+}
+
+# wss: the run's certificate; deflate: permessage-deflate with no context takeover either way, each server's own
+# way (bench/README.md), and a threshold below the payloads where the server has one.
+server_scenario_flags() { # server scenario
+    local flags=""
+    uses_tls "$2" && flags+=" --cert $CERT --key $KEY"
+    if uses_deflate "$2"; then
+        flags+=" --deflate"
+        case $1 in
+        node-ws) flags+=" --deflate-threshold $DEFLATE_MIN_SIZE" ;;
+        esac
+    fi
+    echo "$flags"
+}
+
+server_supports() { # server scenario: raw TCP has neither TLS nor permessage-deflate
+    [ "$1" != raw-tcp ] || ! { uses_tls "$2" || uses_deflate "$2"; }
 }
 
 server_load_flags() { # what the load generator needs to talk to the server
@@ -133,6 +179,12 @@ scenario_title() {
     broadcast) echo "broadcast 64 B, 1 → 1,000 (deliveries/s)" ;;
     connect) echo "connect+handshake+close (per s)" ;;
     hold) echo "$(group_digits "$HOLD_CONNS") idle conns (KiB each, lower is better)" ;;
+    wss32) echo "wss echo 32 B, 100 conns × 1 in flight (msg/s)" ;;
+    wss64k) echo "wss echo 64 KiB binary, 10 conns (MB/s)" ;;
+    deflate300) echo "deflate echo ~300 B chat JSON, 100 conns × 1 (msg/s)" ;;
+    deflate16k) echo "deflate echo ~16 KiB chat JSON, 10 conns (msg/s)" ;;
+    hold-wss) echo "$(group_digits "$HOLD_CONNS") idle wss conns (KiB each)" ;;
+    hold-deflate) echo "$(group_digits "$HOLD_CONNS") idle ws+deflate conns (KiB each)" ;;
     esac
 }
 
@@ -144,13 +196,22 @@ scenario_args() {
     broadcast) echo "--mode broadcast --conns 1000 --inflight 16 --size 64 --warmup $WARMUP" ;;
     connect) echo "--mode connect --conns 50 --warmup $WARMUP" ;;
     hold) echo "--mode hold --conns $HOLD_CONNS --ping-interval 5 --settle $SETTLE" ;;
+    # One TLS 1.3 suite offered, so that every server uses the same cipher: from Chrome's usual offer .NET and Node
+    # choose AES-256-GCM and uWebSockets.js the client's first, AES-128-GCM.
+    wss32) echo "--mode echo --conns 100 --inflight 1 --size 32 $TLS_LOAD_FLAGS --warmup $WARMUP" ;;
+    wss64k) echo "--mode echo --conns 10 --inflight 1 --size 64K --binary $TLS_LOAD_FLAGS --warmup $WARMUP" ;;
+    # --verify: every echo is inflated and compared byte for byte with what was sent.
+    deflate300) echo "--mode echo --conns 100 --inflight 1 --payload chat300 --deflate --verify --warmup $WARMUP" ;;
+    deflate16k) echo "--mode echo --conns 10 --inflight 1 --payload chat16k --deflate --verify --warmup $WARMUP" ;;
+    hold-wss) echo "--mode hold --conns $HOLD_CONNS --ping-interval 5 --settle $SETTLE $TLS_LOAD_FLAGS" ;;
+    hold-deflate) echo "--mode hold --conns $HOLD_CONNS --ping-interval 5 --settle $SETTLE --deflate" ;;
     esac
 }
 
 scenario_key() {
     case $1 in
-    echo64k) echo mbps ;;
-    hold) echo kib_per_conn ;;
+    echo64k | wss64k) echo mbps ;;
+    hold*) echo kib_per_conn ;;
     *) echo rate ;;
     esac
 }
@@ -177,6 +238,10 @@ measure() { # scenario server rep
     local scenario=$1 server=$2 rep=$3
     PORT=$((PORT + 1))
     local tag="$scenario-$server-$rep"
+    if ! server_supports "$server" "$scenario"; then
+        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$scenario" "$server" "$rep" >>"$RAW"
+        return
+    fi
     # taskset execs the server, so $! is the server's own pid (for /proc/<pid>/stat and status).
     # shellcheck disable=SC2046
     taskset -c "$SERVER_CORE" $(server_command "$server" "$PORT" "$scenario") >"$OUT/server-$tag.log" 2>&1 &
@@ -189,7 +254,7 @@ measure() { # scenario server rep
     done
     if [ "$up" != 1 ]; then
         log "$tag: the server did not start listening on $PORT (see $OUT/server-$tag.log)"
-        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\n' "$scenario" "$server" "$rep" >>"$RAW"
+        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$scenario" "$server" "$rep" >>"$RAW"
         stop_server
         return
     fi
@@ -204,17 +269,22 @@ measure() { # scenario server rep
     line=$(grep '^RESULT ' "$OUT/load-$tag.log" || true)
     if [ -z "$line" ]; then
         log "$tag: no result (exit $status, see $OUT/load-$tag.log)"
-        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\n' "$scenario" "$server" "$rep" >>"$RAW"
+        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$scenario" "$server" "$rep" >>"$RAW"
         return
     fi
-    local value p99 load_cpu server_cpu errors
+    local value p99 load_cpu server_cpu errors compressed uncompressed wire
     value=$(echo "$line" | result_field "$(scenario_key "$scenario")")
     p99=$(echo "$line" | result_field p99_us)
     load_cpu=$(echo "$line" | result_field load_cpu_pct)
     server_cpu=$(echo "$line" | result_field server_cpu_pct)
     errors=$(echo "$line" | result_field errors)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$server" "$rep" "$value" "$p99" "$load_cpu" \
-        "$server_cpu" "$errors" >>"$RAW"
+    # What the server compressed: the share of echoes that came back compressed, and their size as sent.
+    compressed=$(echo "$line" | result_field compressed_received)
+    uncompressed=$(echo "$line" | result_field uncompressed_received)
+    wire=$(echo "$line" | result_field wire_pct)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$server" "$rep" "$value" "$p99" "$load_cpu" \
+        "$server_cpu" "$errors" "$(awk -v c="${compressed:-0}" -v u="${uncompressed:-0}" \
+        'BEGIN { print (c + u > 0 ? 100 * c / (c + u) : "NA") }')" "${wire:-NA}" >>"$RAW"
     log "$tag: $(scenario_key "$scenario")=$value p99=${p99}us load=${load_cpu}% server=${server_cpu}% errors=$errors"
     sleep 1 # let sockets wind down between servers
 }
@@ -222,18 +292,24 @@ measure() { # scenario server rep
 # ---------- run ----------
 # Seconds one measurement takes besides its measured window: server start-up (a .NET server takes the longest),
 # the second of settling before the load, connecting, warm-up, closing, and the second between servers.
-# Calibrated on the 2-core machine; hold also opens and closes --hold-conns connections and waits to settle.
+# Calibrated on the 2-core machine; hold also opens and closes --hold-conns connections (TLS handshakes take longer)
+# and waits to settle. Scenarios a server cannot run cost nothing.
 estimate_seconds() {
-    local per_rep=0 scenario count
-    count=$(wc -w <<<"$SERVERS")
+    local total=0 scenario server open_rate
     for scenario in $SCENARIOS; do
-        case $scenario in
-        hold) per_rep=$(awk -v t="$per_rep" -v d="$DURATION" -v s="$SETTLE" -v n="$HOLD_CONNS" \
-            'BEGIN { print t + d + 1.5 * s + 4 + n / 2500 }') ;;
-        *) per_rep=$(awk -v t="$per_rep" -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print t + d + w + 4 }') ;;
-        esac
+        for server in $SERVERS; do
+            server_supports "$server" "$scenario" || continue
+            case $scenario in
+            hold*)
+                open_rate=2500
+                uses_tls "$scenario" && open_rate=1000
+                total=$(awk -v t="$total" -v d="$DURATION" -v s="$SETTLE" -v n="$HOLD_CONNS" -v o="$open_rate" \
+                    'BEGIN { print t + d + 1.5 * s + 4 + n / o }') ;;
+            *) total=$(awk -v t="$total" -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print t + d + w + 4 }') ;;
+            esac
+        done
     done
-    awk -v t="$per_rep" -v r="$REPS" -v c="$count" 'BEGIN { printf "%d", t * r * c }'
+    awk -v t="$total" -v r="$REPS" 'BEGIN { printf "%d", t * r }'
 }
 
 read -r -a server_list <<<"$SERVERS"
@@ -255,11 +331,11 @@ for scenario in $SCENARIOS; do
 done
 
 # ---------- report ----------
-report() {
-    local titles="" names=""
-    for scenario in $SCENARIOS; do titles+="$(scenario_title "$scenario")"$'\t'; done
+report() { # scenarios
+    local titles="" names="" scenarios=$1
+    for scenario in $scenarios; do titles+="$(scenario_title "$scenario")"$'\t'; done
     for server in $SERVERS; do names+="$server=$(server_name "$server")"$'\t'; done
-    awk -F'\t' -v scenarios="$SCENARIOS" -v servers="$SERVERS" -v titles="$titles" -v names="$names" '
+    awk -F'\t' -v scenarios="$scenarios" -v servers="$SERVERS" -v titles="$titles" -v names="$names" '
     function median(list,    n, values, i, j, t) {
         n = split(list, values, " ")
         if (n == 0) return "NA"
@@ -275,12 +351,13 @@ report() {
     }
     function show(value, key) {
         if (value == "NA") return "n/a"
-        if (key == "hold") return sprintf("%.2f", value)
+        if (key ~ /^hold/) return sprintf("%.2f", value)
         return grouped(value)
     }
     {
         if ($4 != "NA") { values[$1, $2] = values[$1, $2] " " $4; p99[$1, $2] = p99[$1, $2] " " $5
-                          lcpu[$1, $2] = lcpu[$1, $2] " " $6; scpu[$1, $2] = scpu[$1, $2] " " $7 }
+                          lcpu[$1, $2] = lcpu[$1, $2] " " $6; scpu[$1, $2] = scpu[$1, $2] " " $7
+                          if ($9 != "" && $9 != "NA") { comp[$1, $2] = comp[$1, $2] " " $9; wire[$1, $2] = wire[$1, $2] " " $10 } }
         if ($8 != "NA" && $8 > 0) errors[$1, $2] += $8
     }
     END {
@@ -310,7 +387,9 @@ report() {
             print row
         }
         print ""
-        print "Medians of the repetitions. CPU, median % of one core, server / load generator, and p99 latency:"
+        print "Medians of the repetitions. CPU, median % of one core, server / load generator, and p99 latency" \
+            (scenarios ~ /deflate[0-9]/ ? " (hold: of the pings); for the deflate echoes also the share of echoes the" \
+             " server sent compressed and their compressed size as a share of the JSON:" : " (hold: of the pings):")
         print ""
         header = "| server |"; rule = "|---|"
         for (i = 1; i <= ns; i++) { header = header " " sc[i] " |"; rule = rule "---|" }
@@ -320,7 +399,10 @@ report() {
             for (i = 1; i <= ns; i++) {
                 s = median(scpu[sc[i], sv[v]]); l = median(lcpu[sc[i], sv[v]]); p = median(p99[sc[i], sv[v]])
                 if (s == "NA") { row = row " n/a |"; continue }
-                row = row sprintf(" %.0f %% / %.0f %%, p99 %.2f ms |", s, l, p / 1000)
+                cell = sprintf(" %.0f %% / %.0f %%, p99 %.2f ms", s, l, p / 1000)
+                if (sc[i] ~ /^deflate[0-9]/ && comp[sc[i], sv[v]] != "")
+                    cell = cell sprintf("; %.0f %% compressed, to %.0f %%", median(comp[sc[i], sv[v]]), median(wire[sc[i], sv[v]]))
+                row = row cell " |"
             }
             print row
         }
@@ -354,11 +436,33 @@ describe_machine() {
     echo "- Load average (1, 5, 15 min): $LOAD_AT_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 }
 
-{
+# What the first connection of each server agreed on in the wss and deflate scenarios, from tern-load's log.
+describe_negotiated() { # scenarios
+    local scenario server file tls extension lines=""
+    for server in $SERVERS; do
+        tls="" extension=""
+        for scenario in $1; do
+            file=$OUT/load-$scenario-$server-1.log
+            [ -f "$file" ] || continue
+            [ -n "$tls" ] || tls=$(sed -n 's/^tls  *\(.*\) (first connection)$/\1/p' "$file" | head -n1)
+            [ -n "$extension" ] || extension=$(sed -n 's/^extension  *//p' "$file" | head -n1)
+        done
+        [ -n "$tls$extension" ] || continue
+        lines+="- $(server_name "$server"): ${tls:+$tls}${tls:+${extension:+; }}${extension:+\`$extension\`}"$'\n'
+    done
+    [ -n "$lines" ] || return 0
+    echo
+    echo "Negotiated (each server's first connection: TLS version and cipher, Sec-WebSocket-Extensions answer):"
+    echo
+    printf '%s' "$lines"
+}
+
+table_for() { # scenarios
     echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git describe --always --dirty 2>/dev/null || echo unknown)," \
         "$(( ($(date +%s) - RUN_STARTED) / 60 )) min."
     echo
-    report
+    report "$1"
+    describe_negotiated "$1"
     echo
     echo "Command: \`$INVOCATION\` ($REPS repetition(s) of ${DURATION} s after ${WARMUP} s warm-up; servers" \
         "\`$SERVERS\`; a fresh server process for each measurement, pinned to core $SERVER_CORE; the load generator," \
@@ -367,7 +471,9 @@ describe_machine() {
     echo "Machine:"
     echo
     describe_machine
-} | tee "$OUT/table.md"
+}
+
+table_for "$SCENARIOS" | tee "$OUT/table.md"
 log "table in $OUT/table.md, raw numbers in $RAW"
 
 # ---------- docs/benchmarks.md ----------
@@ -375,15 +481,31 @@ if [ "$WRITE_DOCS" = 1 ]; then
     if [ "$REPS" -lt 3 ] || [ "$(awk -v d="$DURATION" 'BEGIN { print (d < 10) }')" = 1 ]; then
         log "note: a shorter run than the 3 x 10 s the docs describe goes into $DOCS; its command line says so"
     fi
-    BEGIN_MARK='<!-- results:begin (bench/run.sh --write-docs replaces everything up to results:end) -->'
-    END_MARK='<!-- results:end -->'
-    if ! grep -qF "$BEGIN_MARK" "$DOCS" || ! grep -qF "$END_MARK" "$DOCS"; then
-        log "$DOCS has no results markers; not written"
+    covers() { # group scenarios: did this run measure every one of them?
+        local scenario
+        for scenario in $1; do
+            [[ " $SCENARIOS " == *" $scenario "* ]] || return 1
+        done
+    }
+    write_section() { # section name (results, results-secure) and its scenarios
+        local begin="<!-- $1:begin (bench/run.sh --write-docs replaces everything up to $1:end) -->" end="<!-- $1:end -->"
+        if ! grep -qF "$begin" "$DOCS" || ! grep -qF "$end" "$DOCS"; then
+            log "$DOCS has no $1 markers; not written"
+            exit 1
+        fi
+        table_for "$2" >"$OUT/table-$1.md"
+        awk -v begin="$begin" -v end="$end" -v table="$OUT/table-$1.md" '
+            $0 == begin { print; print ""; while ((getline line < table) > 0) print line; print ""; skipping = 1; next }
+            $0 == end { skipping = 0 }
+            !skipping { print }' "$DOCS" >"$DOCS.new" && mv "$DOCS.new" "$DOCS"
+        log "$1 section of $DOCS written"
+    }
+    written=0
+    if covers "$PLAIN_SCENARIOS"; then write_section results "$PLAIN_SCENARIOS"; written=1; fi
+    if covers "$SECURE_SCENARIOS"; then write_section results-secure "$SECURE_SCENARIOS"; written=1; fi
+    if [ "$written" = 0 ]; then
+        log "this run covers neither table's scenarios completely (plain: $PLAIN_SCENARIOS; secure:" \
+            "$SECURE_SCENARIOS): $DOCS not written"
         exit 1
     fi
-    awk -v begin="$BEGIN_MARK" -v end="$END_MARK" -v table="$OUT/table.md" '
-        $0 == begin { print; print ""; while ((getline line < table) > 0) print line; print ""; skipping = 1; next }
-        $0 == end { skipping = 0 }
-        !skipping { print }' "$DOCS" >"$DOCS.new" && mv "$DOCS.new" "$DOCS"
-    log "results written to $DOCS"
 fi

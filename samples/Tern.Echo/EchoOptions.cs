@@ -1,5 +1,7 @@
 using System.Net;
+using System.Security.Cryptography;
 using Microsoft.Extensions.Configuration;
+using Tern;
 
 namespace Tern.Echo;
 
@@ -16,7 +18,12 @@ internal sealed class EchoOptions
           --max-message N    largest message accepted, in bytes (default 67108864)        [env TERN_ECHO_MAXMESSAGE]
           --quiet            log warnings and errors only                                 [env TERN_ECHO_QUIET=true]
           --verbose          also log every connection opened and closed (Debug)          [env TERN_ECHO_VERBOSE=true]
-        The same keys (Port, Host, MaxMessage, Quiet, Verbose) may be set in an appsettings.json next to the program.
+          --cert FILE        serve wss with this PEM certificate (chain); needs --key        [env TERN_ECHO_CERT]
+          --key FILE         the PEM private key of --cert                                [env TERN_ECHO_KEY]
+          --pfx FILE         serve wss with this PFX (PKCS#12) certificate and key         [env TERN_ECHO_PFX]
+          --pfx-password X   the password of --pfx                                        [env TERN_ECHO_PFXPASSWORD]
+        The same keys (Port, Host, MaxMessage, Quiet, Verbose, Cert, Key, Pfx, PfxPassword) may be set in an
+        appsettings.json next to the program.
         """;
 
     // The command line's spelling of each option; the keys are the property names below.
@@ -27,6 +34,10 @@ internal sealed class EchoOptions
         ["--max-message"] = nameof(MaxMessage),
         ["--quiet"] = nameof(Quiet),
         ["--verbose"] = nameof(Verbose),
+        ["--cert"] = nameof(Cert),
+        ["--key"] = nameof(Key),
+        ["--pfx"] = nameof(Pfx),
+        ["--pfx-password"] = nameof(PfxPassword),
     };
 
     /// <summary>The port; 0 picks a free one.</summary>
@@ -43,6 +54,18 @@ internal sealed class EchoOptions
 
     /// <summary>Log at Debug too: every connection opened and closed, every HTTP request.</summary>
     public bool Verbose { get; set; }
+
+    /// <summary>A PEM certificate file: with <see cref="Key"/>, the server speaks wss.</summary>
+    public string? Cert { get; set; }
+
+    /// <summary>The PEM private key of <see cref="Cert"/>.</summary>
+    public string? Key { get; set; }
+
+    /// <summary>A PFX (PKCS#12) file with certificate and key: the server speaks wss.</summary>
+    public string? Pfx { get; set; }
+
+    /// <summary>The password of <see cref="Pfx"/>.</summary>
+    public string? PfxPassword { get; set; }
 
     /// <summary>Reads the settings; throws <see cref="FormatException"/> with a message for the user when they are wrong.</summary>
     public static EchoOptions Load(string[] args)
@@ -75,6 +98,41 @@ internal sealed class EchoOptions
     /// <summary>The address to listen on, parsed.</summary>
     public IPAddress ParseHost() =>
         IPAddress.TryParse(Host, out IPAddress? address) ? address : throw new FormatException($"--host {Host} is not an IP address; see --help.");
+
+    /// <summary>
+    /// The TLS settings from --cert/--key or --pfx, or null for plain ws; throws <see cref="FormatException"/> with a
+    /// message for the user when they are incomplete or the files cannot be used.
+    /// </summary>
+    public WebSocketTlsOptions? LoadTls()
+    {
+        if (Pfx is not null && (Cert is not null || Key is not null))
+        {
+            throw new FormatException("Give either --cert and --key, or --pfx, not both; see --help.");
+        }
+
+        if ((Cert is null) != (Key is null))
+        {
+            throw new FormatException(Cert is null ? "--key needs --cert; see --help." : "--cert needs --key (the certificate's private key in PEM); see --help.");
+        }
+
+        if (PfxPassword is not null && Pfx is null)
+        {
+            throw new FormatException("--pfx-password needs --pfx; see --help.");
+        }
+
+        try
+        {
+            return Pfx is not null ? WebSocketTlsOptions.FromPfxFile(Pfx, PfxPassword)
+                : Cert is not null ? WebSocketTlsOptions.FromPemFiles(Cert, Key!)
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            string source = Pfx is not null ? $"--pfx {Pfx}" : $"--cert {Cert} --key {Key}";
+            string hint = Pfx is not null && e is CryptographicException ? " (a wrong or missing --pfx-password?)" : "";
+            throw new FormatException($"Cannot load the certificate from {source}: {e.Message}{hint}", e);
+        }
+    }
 
     private static void CheckSwitches(string[] args)
     {

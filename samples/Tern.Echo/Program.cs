@@ -23,10 +23,12 @@ if (args.Contains("--help") || args.Contains("-h"))
 
 EchoOptions echo;
 IPAddress address;
+WebSocketTlsOptions? tls;
 try
 {
     echo = EchoOptions.Load(args);
     address = echo.ParseHost();
+    tls = echo.LoadTls();
 }
 catch (FormatException e)
 {
@@ -41,6 +43,7 @@ var options = new WebSocketServerOptions
 {
     MaxMessageSize = echo.MaxMessage,
     LoggerFactory = loggerFactory,
+    Tls = tls,
 };
 options.EndPoints.Add(new IPEndPoint(address, echo.Port));
 
@@ -91,7 +94,7 @@ using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Creat
 });
 
 await server.StartAsync(stop.Token);
-Console.WriteLine($"Tern.Echo listening on ws://{server.LocalEndPoints[0]}/ (Ctrl+C to stop)");
+Console.WriteLine($"Tern.Echo listening on {(tls is null ? "ws" : "wss")}://{server.LocalEndPoints[0]}/ (Ctrl+C to stop)");
 try
 {
     await Task.Delay(Timeout.Infinite, stop.Token);

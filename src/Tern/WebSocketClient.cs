@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -33,6 +34,14 @@ public sealed class WebSocketClientOptions
     public IPEndPoint? LocalEndPoint { get; set; }
 
     /// <summary>
+    /// TLS settings for <c>wss://</c> URIs (a wss URI uses TLS even when this is null). Set
+    /// <see cref="SslClientAuthenticationOptions.RemoteCertificateValidationCallback"/> to trust a test certificate, or
+    /// <see cref="SslClientAuthenticationOptions.ClientCertificates"/> to present one. The target host (SNI and the name
+    /// the certificate must match) defaults to the URI's host. Ignored for <c>ws://</c>.
+    /// </summary>
+    public SslClientAuthenticationOptions? Tls { get; set; }
+
+    /// <summary>
     /// permessage-deflate (RFC 7692) to offer: null (the default) offers nothing. When the server accepts, messages of at
     /// least <see cref="WebSocketCompressionOptions.MinimumMessageSize"/> bytes are sent compressed.
     /// </summary>
@@ -56,26 +65,33 @@ public sealed class WebSocketClientOptions
 /// </example>
 public static class WebSocketClient
 {
-    /// <summary>Connects to a <c>ws://</c> URI and performs the opening handshake.</summary>
-    /// <exception cref="NotSupportedException">The scheme is not ws (wss needs TLS, which is not there yet).</exception>
+    /// <summary>Connects to a <c>ws://</c> or <c>wss://</c> URI and performs the opening handshake (after the TLS one for wss).</summary>
+    /// <exception cref="NotSupportedException">The scheme is neither ws nor wss.</exception>
+    /// <exception cref="System.Security.Authentication.AuthenticationException">The TLS handshake failed (for example, the server's certificate is not trusted).</exception>
     /// <exception cref="WebSocketHandshakeException">The server refused or answered wrongly; the message says how.</exception>
     /// <exception cref="SocketException">The server could not be reached.</exception>
     public static async Task<WebSocketConnection> ConnectAsync(Uri uri, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(uri);
         options ??= new WebSocketClientOptions();
-        if (!uri.IsAbsoluteUri || uri.Scheme != "ws")
+        if (!uri.IsAbsoluteUri || uri.Scheme is not ("ws" or "wss"))
         {
-            throw new NotSupportedException($"Only ws:// URIs are supported, not '{uri}'.");
+            throw new NotSupportedException($"Only ws:// and wss:// URIs are supported, not '{uri}'.");
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
         Socket socket = await ConnectSocketAsync(uri, options.LocalEndPoint, timeout.Token).ConfigureAwait(false);
-        var io = new DuplexConnection(new SocketTransport(socket));
-        io.Start();
+        var plain = new SocketTransport(socket);
+        var io = new DuplexConnection(uri.Scheme == "wss" ? new TlsTransport(plain) : plain);
         try
         {
+            if (io.Transport is TlsTransport tls)
+            {
+                await tls.AuthenticateAsClientAsync(ForHost(options.Tls, uri), timeout.Token).ConfigureAwait(false);
+            }
+
+            io.Start();
             string key = ClientHandshake.CreateKey();
             string target = uri.PathAndQuery.Length == 0 ? "/" : uri.PathAndQuery;
             List<KeyValuePair<string, string>> headers = ClientHandshake.CreateRequestHeaders(uri, key, options.Subprotocols, options.Headers);
@@ -132,6 +148,39 @@ public static class WebSocketClient
             io.Abort();
             throw;
         }
+    }
+
+    /// <summary>The caller's TLS options, or defaults, with the target host taken from the URI when not set.</summary>
+    private static SslClientAuthenticationOptions ForHost(SslClientAuthenticationOptions? options, Uri uri)
+    {
+        string host = uri.IdnHost.Trim('[', ']');
+        if (options is null)
+        {
+            return new SslClientAuthenticationOptions { TargetHost = host };
+        }
+
+        if (!string.IsNullOrEmpty(options.TargetHost))
+        {
+            return options;
+        }
+
+        // A copy: the caller's options may be shared by connections to other hosts.
+        return new SslClientAuthenticationOptions
+        {
+            TargetHost = host,
+            RemoteCertificateValidationCallback = options.RemoteCertificateValidationCallback,
+            LocalCertificateSelectionCallback = options.LocalCertificateSelectionCallback,
+            ClientCertificates = options.ClientCertificates,
+            ClientCertificateContext = options.ClientCertificateContext,
+            EnabledSslProtocols = options.EnabledSslProtocols,
+            CertificateRevocationCheckMode = options.CertificateRevocationCheckMode,
+            CertificateChainPolicy = options.CertificateChainPolicy,
+            EncryptionPolicy = options.EncryptionPolicy,
+            CipherSuitesPolicy = options.CipherSuitesPolicy,
+            ApplicationProtocols = options.ApplicationProtocols,
+            AllowRenegotiation = options.AllowRenegotiation,
+            AllowTlsResume = options.AllowTlsResume,
+        };
     }
 
     private static async Task<Socket> ConnectSocketAsync(Uri uri, IPEndPoint? localEndPoint, CancellationToken cancellationToken)

@@ -96,6 +96,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// <summary>This side's address.</summary>
     public IPEndPoint LocalEndPoint => _io.Transport.LocalEndPoint;
 
+    /// <summary>Whether the connection runs over TLS (wss).</summary>
+    public bool IsSecure => _io.Transport.IsSecure;
+
     /// <summary>The opening HTTP request: path, query, headers and cookies.</summary>
     public HttpRequestHead Request { get; }
 

@@ -10,7 +10,7 @@ namespace Tern;
 public sealed partial class WebSocketServer
 {
     /// <summary>Reads the request and answers it: a 101 and a connection, or a complete HTTP response and nothing.</summary>
-    private async Task<(WebSocketConnection?, Func<WebSocketConnection, CancellationToken, Task>?)> HandshakeAsync(DuplexConnection io)
+    private async Task<(WebSocketConnection?, Func<WebSocketConnection, CancellationToken, Task>?)> HandshakeAsync(DuplexConnection io, long startedTicks)
     {
         IPEndPoint remote = io.Transport.RemoteEndPoint;
         HttpRequestHead? request = null;
@@ -19,7 +19,9 @@ public sealed partial class WebSocketServer
         // Not linked to io.Aborted (an abort already wakes the reads): a registration on the connection's token would
         // leave its bookkeeping allocated there for the connection's whole life. It lives until the request is answered,
         // because a plain HTTP request's body must arrive within the same deadline as its head.
-        using var timeout = new CancellationTokenSource(_options.HandshakeTimeout);
+        // What the TLS handshake left of HandshakeTimeout (all of it on plain ws).
+        TimeSpan elapsed = TimeSpan.FromMilliseconds(Environment.TickCount64 - startedTicks);
+        using var timeout = new CancellationTokenSource(elapsed < _options.HandshakeTimeout ? _options.HandshakeTimeout - elapsed : TimeSpan.Zero);
         try
         {
             while (request is null && refusal is null)

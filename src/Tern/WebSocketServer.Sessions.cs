@@ -91,9 +91,12 @@ public sealed partial class WebSocketServer
         try
         {
             await Task.Yield();
+            // The TLS handshake and the HTTP request share one deadline.
+            long started = Environment.TickCount64;
             try
             {
-                io = new DuplexConnection(new SocketTransport(socket));
+                var transport = new SocketTransport(socket);
+                io = new DuplexConnection(_tls is null ? transport : new TlsTransport(transport));
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
@@ -102,12 +105,17 @@ public sealed partial class WebSocketServer
             }
 
             _handshaking.TryAdd(io, true);
-            io.Start();
             WebSocketConnection? connection = null;
             Func<WebSocketConnection, CancellationToken, Task>? handler = null;
             try
             {
-                (connection, handler) = await HandshakeAsync(io).ConfigureAwait(false);
+                if (io.Transport is TlsTransport tls && !await AuthenticateTlsAsync(io, tls).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                io.Start();
+                (connection, handler) = await HandshakeAsync(io, started).ConfigureAwait(false);
             }
             catch (Exception e)
             {

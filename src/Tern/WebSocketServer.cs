@@ -162,6 +162,8 @@ public sealed partial class WebSocketServer : IAsyncDisposable
             throw new InvalidOperationException("The server has already been started.");
         }
 
+        // Before binding: a TLS configuration without a usable certificate fails here, not at the first client.
+        _tls = _options.Tls?.CreateAuthenticationOptions();
         IList<IPEndPoint> endPoints = _options.EndPoints.Count > 0 ? _options.EndPoints : [new IPEndPoint(IPAddress.Loopback, 0)];
         try
         {
@@ -317,6 +319,13 @@ public sealed partial class WebSocketServer : IAsyncDisposable
         // Refused sockets hold descriptors too, for up to two seconds each: they get half of what the file limit leaves
         // over the connection limit and the fixed reserve, so refusing does not run the process out of descriptors.
         int maxPendingRefusals = fileLimit is { } limit ? (int)Math.Clamp((limit - maxConnections - FileDescriptorLimit.Reserve) / 2, 1, 64) : 64;
+        // On a TLS port the canned 503 would have to follow a TLS handshake, which costs more than the refusal saves:
+        // refused sockets are closed at once.
+        if (_tls is not null)
+        {
+            maxPendingRefusals = 0;
+        }
+
         return new ConnectionLimiter(maxConnections, _options.MaxConnectionsPerAddress ?? 0, maxPendingRefusals,
             _options.MaxRequestHeadSize, _options.HandshakeTimeout, _logger);
     }

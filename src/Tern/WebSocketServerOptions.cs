@@ -32,10 +32,16 @@ public sealed class WebSocketServerOptions
     public int MaxRequestBodySize { get; set; } = 64 * 1024;
 
     /// <summary>
-    /// How long a client may take to send its complete HTTP request after connecting: the head, and the body of a plain
-    /// HTTP request. Default 10 s.
+    /// How long a client may take to send its complete HTTP request after connecting: the TLS handshake (with
+    /// <see cref="Tls"/>), the head, and the body of a plain HTTP request. Default 10 s.
     /// </summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// TLS settings: set them and the server speaks wss (and https to plain HTTP requests) on every endpoint; null (the
+    /// default) is plain ws. The TLS handshake counts against <see cref="HandshakeTimeout"/>.
+    /// </summary>
+    public WebSocketTlsOptions? Tls { get; set; }
 
     /// <summary>How long to wait for the peer's close frame after sending ours, before dropping the TCP connection. Default 5 s.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);

@@ -1,5 +1,8 @@
 /* tern-load: a WebSocket load generator for loopback benchmarks of WebSocket servers.
  *
+ * With --tls it speaks wss (OpenSSL over the same non-blocking sockets, tls.c); with --deflate it negotiates
+ * permessage-deflate (RFC 7692, pmdeflate.c), compresses what it sends and inflates what arrives compressed.
+ *
  * With --raw it speaks plain TCP instead, to measure the ceiling of the machine with no WebSocket at all
  * (bench/peers/raw-tcp): no upgrade request (the server's one-byte greeting stands for the 101 response), no frame
  * headers and no masking (a message is just its --size bytes, delimited by counting), and no close frames (a
@@ -31,8 +34,11 @@
 #include <unistd.h>
 
 #include "histogram.h"
+#include "payload.h"
+#include "pmdeflate.h"
 #include "procinfo.h"
 #include "sha1.h"
+#include "tls.h"
 #include "wsframe.h"
 
 #define READ_BUFFER_SIZE (256 * 1024)
@@ -46,6 +52,11 @@
 #define SCAN_INTERVAL_NS 100000000ull
 #define RAW_ACCEPTED_MARK '!' /* --raw: the byte the server writes when it accepts a connection */
 #define RAW_PING_SIZE 8       /* --raw hold: a ping is the 8-byte send time, echoed back */
+#define INFLATE_BUFFER_SIZE (64 * 1024)
+/* --deflate echo: messages are compressed before the run, one per value of the sequence number's slot (the
+ * sequence number modulo this), so that the load generator pays for inflating echoes only, never for deflating. */
+#define MAX_COMPRESSED_VARIANTS 1024u
+#define COMPRESSED_VARIANTS_BYTES (64u * 1024 * 1024) /* fewer variants for large messages */
 
 enum mode { MODE_ECHO, MODE_BROADCAST, MODE_CONNECT, MODE_HOLD };
 static const char *const mode_names[] = {"echo", "broadcast", "connect", "hold"};
@@ -55,6 +66,7 @@ enum phase { PHASE_CONNECT, PHASE_RUN, PHASE_STOP };
 enum state {
     STATE_IDLE,       /* no socket yet (or, in connect mode, between two cycles) */
     STATE_CONNECTING, /* TCP connect in progress */
+    STATE_TLS,        /* --tls: TLS handshake in progress */
     STATE_HANDSHAKE,  /* upgrade request sent, waiting for 101 */
     STATE_OPEN,
     STATE_CLOSING,   /* our close frame sent, waiting for the server's */
@@ -87,7 +99,18 @@ struct options {
     double settle;
     double connect_timeout;
     double close_timeout;
+    int tls;
+    int tls_max; /* 12 or 13, 0 for OpenSSL's default (1.3) */
+    const char *tls_suites;
+    int deflate;
+    const char *deflate_offer;
+    int deflate_level;
+    const char *payload_name;
+    const char *payload_file;
     /* derived */
+    struct pmd_params offer;
+    int client_window_bits; /* what our compressor uses: the offer's client_max_window_bits value, else 15 */
+    size_t slot;            /* where the sequence number goes in an echo message */
     int family;
     struct sockaddr_storage target;
     socklen_t target_length;
@@ -97,7 +120,12 @@ struct options {
 
 struct connection {
     int fd;
+    SSL *ssl; /* --tls */
     uint8_t state;
+    uint8_t deflate;          /* permessage-deflate was negotiated */
+    uint8_t server_takeover;  /* ... and the server keeps its context between messages */
+    int8_t inflate_error;     /* the compressed message being received failed to inflate */
+    struct pmd_inflater *inflater; /* created with the first compressed message */
     uint8_t role;
     uint8_t started;  /* echo: its first messages are out */
     uint8_t live;     /* subscriber counted in live_subscribers */
@@ -125,6 +153,8 @@ struct counters {
     /* errors */
     uint64_t connect_failed, handshake_failed, protocol_errors, server_closed, verify_failed, timeouts,
         unclean_closes;
+    /* --deflate: data messages received compressed and not, and payload bytes as sent and inflated */
+    uint64_t compressed_received, uncompressed_received, wire_bytes, inflated_bytes;
 };
 
 struct worker {
@@ -143,6 +173,11 @@ struct worker {
     uint32_t source_cursor;
     uint64_t rng;
     uint8_t *read_buffer;
+    uint8_t *outgoing;       /* the payload every message is built from, with this message's head in it */
+    uint8_t *inflate_buffer; /* --deflate */
+    struct pmd_deflater deflater; /* --deflate broadcast: messages are compressed as they are sent */
+    uint8_t *compressed;
+    size_t compressed_capacity;
     uint64_t now;
     int seen_phase;
     uint64_t stop_seen_at;
@@ -159,7 +194,13 @@ static struct options opt;
 static struct worker *workers;
 static int run_phase;
 static int measuring;
-static uint8_t *fill; /* the payload every message is built from */
+static uint8_t *fill; /* the payload every message is built from (the head aside); never written after start */
+static uint8_t **variants; /* --deflate echo: the message compressed for each value of its sequence slot */
+static size_t *variant_lengths;
+static uint32_t variant_count;
+static char negotiated[256]; /* the first connection's TLS version and cipher and extension answer, for the record */
+static char negotiated_tls[96];
+static int negotiated_noted, negotiated_tls_noted;
 static uint32_t live_subscribers;
 static uint32_t *delivery_counts; /* broadcast: subscribers that got each message in the window */
 static __thread struct worker *current;
@@ -258,18 +299,15 @@ static uint8_t *reserve(struct connection *c, size_t count)
     return c->out + c->out_length;
 }
 
-/* Appends one data message of opt.size bytes: `head` (sequence number, timestamps) then the fill pattern,
- * masked with a fresh key per frame, split into frames of opt.frame_size when that is set. */
-static void append_message(struct worker *w, struct connection *c, int opcode, const uint8_t *head, size_t head_length)
+/* Where a message's head (sequence number, timestamps) sits: in echo, the payload's slot (0 for the fill
+ * pattern); a broadcast message starts with it. */
+static size_t head_offset(void) { return opt.mode == MODE_ECHO ? opt.slot : 0; }
+
+/* Appends `bytes` as one data message, masked with a fresh key per frame and split into frames of opt.frame_size
+ * when that is set; `compressed` sets RSV1 on the first frame. */
+static void append_frames(struct worker *w, struct connection *c, int opcode, const uint8_t *bytes, uint64_t size,
+                          int compressed)
 {
-    uint64_t size = opt.size;
-    if (opt.raw) { /* the bytes alone: no header, no mask */
-        uint8_t *message = reserve(c, size);
-        memcpy(message, head, head_length);
-        memcpy(message + head_length, fill + head_length, size - head_length);
-        c->out_length += size;
-        return;
-    }
     uint64_t frame_size = opt.frame_size ? opt.frame_size : (size ? size : 1);
     uint64_t offset = 0;
     int first = 1;
@@ -279,20 +317,36 @@ static void append_message(struct worker *w, struct connection *c, int opcode, c
         uint32_t key_bits = (uint32_t)next_random(w);
         uint8_t key[4];
         memcpy(key, &key_bits, 4);
-        size_t header = ws_frame_header(frame, offset + length == size, first ? opcode : WS_CONTINUATION, length, key);
-        uint8_t *payload = frame + header;
-        uint64_t position = offset;
-        if (position < head_length) {
-            size_t from_head = head_length - position < length ? head_length - (size_t)position : (size_t)length;
-            ws_mask_copy(payload, head + position, from_head, key, 0);
-            position += from_head;
-        }
-        ws_mask_copy(payload + (position - offset), fill + position, (size_t)(offset + length - position), key,
-                     (size_t)(position - offset));
+        size_t header = ws_frame_header_rsv1(frame, offset + length == size, first && compressed,
+                                             first ? opcode : WS_CONTINUATION, length, key);
+        ws_mask_copy(frame + header, bytes + offset, (size_t)length, key, 0);
         c->out_length += header + length;
         offset += length;
         first = 0;
     } while (offset < size);
+}
+
+/* Appends one data message of opt.size bytes: the payload with `head` in its place. With permessage-deflate it
+ * is compressed first (a broadcast here; echo sends the variants compressed before the run). */
+static void append_message(struct worker *w, struct connection *c, int opcode, const uint8_t *head, size_t head_length)
+{
+    uint64_t size = opt.size;
+    memcpy(w->outgoing + head_offset(), head, head_length);
+    if (opt.raw) { /* the bytes alone: no header, no mask */
+        memcpy(reserve(c, size), w->outgoing, size);
+        c->out_length += size;
+        return;
+    }
+    if (c->deflate) {
+        size_t length = pmd_compress(&w->deflater, w->outgoing, size, &w->compressed, &w->compressed_capacity);
+        if (length == (size_t)-1) {
+            fprintf(stderr, "tern-load: zlib failed to compress a message\n");
+            exit(1);
+        }
+        append_frames(w, c, opcode, w->compressed, length, 1);
+        return;
+    }
+    append_frames(w, c, opcode, w->outgoing, size, 0);
 }
 
 static void append_control(struct worker *w, struct connection *c, int opcode, const uint8_t *payload, size_t length)
@@ -329,6 +383,23 @@ static void pong_received(struct worker *w, const uint8_t *payload)
 
 /* ---------- connection life ---------- */
 
+/* recv() and send(), through TLS with --tls: the same results either way (see tls.h). */
+static ssize_t receive_bytes(struct connection *c, void *buffer, size_t length)
+{
+    return c->ssl ? tls_recv(c->ssl, buffer, length) : recv(c->fd, buffer, length, 0);
+}
+
+static ssize_t send_bytes(struct connection *c, const void *buffer, size_t length)
+{
+    return c->ssl ? tls_send(c->ssl, buffer, length) : send(c->fd, buffer, length, MSG_NOSIGNAL);
+}
+
+/* What a failed receive_bytes or send_bytes means, for an error message. */
+static const char *io_error_text(struct connection *c, int error)
+{
+    return c->ssl && (error == EPROTO || error == ECONNRESET) ? tls_error() : strerror(error);
+}
+
 static void wake_publisher(void)
 {
     uint64_t one = 1;
@@ -338,12 +409,23 @@ static void wake_publisher(void)
 
 static void end_connection(struct worker *w, struct connection *c)
 {
+    if (c->ssl) {
+        tls_free(c->ssl);
+        c->ssl = NULL;
+    }
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
         w->active--;
     }
-    if (c->state == STATE_CONNECTING || c->state == STATE_HANDSHAKE)
+    if (c->inflater) {
+        pmd_inflater_end(c->inflater);
+        free(c->inflater);
+        c->inflater = NULL;
+    }
+    c->deflate = c->server_takeover = 0;
+    c->inflate_error = 0;
+    if (c->state == STATE_CONNECTING || c->state == STATE_TLS || c->state == STATE_HANDSHAKE)
         w->pending--;
     free(c->handshake);
     c->handshake = NULL;
@@ -381,7 +463,7 @@ static void fail_connection(struct worker *w, struct connection *c, uint64_t *co
 static void flush(struct worker *w, struct connection *c)
 {
     while (c->out_offset < c->out_length) {
-        ssize_t written = send(c->fd, c->out + c->out_offset, c->out_length - c->out_offset, MSG_NOSIGNAL);
+        ssize_t written = send_bytes(c, c->out + c->out_offset, c->out_length - c->out_offset);
         if (written > 0) {
             c->out_offset += (size_t)written;
         } else if (written < 0 && errno == EINTR) {
@@ -391,9 +473,9 @@ static void flush(struct worker *w, struct connection *c)
         } else {
             int error = errno;
             if (phase() == PHASE_STOP)
-                fail_connection(w, c, &w->counters.unclean_closes, "send: %s", strerror(error));
+                fail_connection(w, c, &w->counters.unclean_closes, "send: %s", io_error_text(c, error));
             else
-                fail_connection(w, c, &w->counters.server_closed, "send: %s", strerror(error));
+                fail_connection(w, c, &w->counters.server_closed, "send: %s", io_error_text(c, error));
             return;
         }
     }
@@ -480,8 +562,10 @@ static void send_handshake(struct worker *w, struct connection *c)
                           "Connection: Upgrade\r\n"
                           "Sec-WebSocket-Key: %s\r\n"
                           "Sec-WebSocket-Version: 13\r\n"
+                          "%s%s%s"
                           "\r\n",
-                          opt.path, opt.host_header, c->key);
+                          opt.path, opt.host_header, c->key, opt.deflate ? "Sec-WebSocket-Extensions: " : "",
+                          opt.deflate ? opt.deflate_offer : "", opt.deflate ? "\r\n" : "");
     memcpy(reserve(c, (size_t)length), request, (size_t)length);
     c->out_length += (size_t)length;
     c->state = STATE_HANDSHAKE;
@@ -501,10 +585,15 @@ static void echo_send(struct worker *w, struct connection *c)
     uint64_t sequence = c->next_sequence++;
     c->sent_at[sequence % opt.inflight] = w->now;
     c->inflight++;
-    uint8_t head[ECHO_HEAD];
-    size_t head_length = echo_head_length();
-    format_hex(sequence, head, (int)head_length);
-    append_message(w, c, data_opcode(), head, head_length);
+    if (c->deflate) {
+        uint32_t variant = (uint32_t)(sequence % variant_count);
+        append_frames(w, c, data_opcode(), variants[variant], variant_lengths[variant], 1);
+    } else {
+        uint8_t head[ECHO_HEAD];
+        size_t head_length = echo_head_length();
+        format_hex(sequence, head, (int)head_length);
+        append_message(w, c, data_opcode(), head, head_length);
+    }
     if (is_measuring())
         bump(&w->counters.sent, 1);
 }
@@ -527,7 +616,7 @@ static void echo_received(struct worker *w, struct connection *c, int opcode, ui
     c->inflight--;
     size_t head_length = echo_head_length();
     uint8_t expected_head[ECHO_HEAD];
-    format_hex(sequence, expected_head, (int)head_length);
+    format_hex(c->deflate ? sequence % variant_count : sequence, expected_head, (int)head_length);
     if (opcode != data_opcode() || length != opt.size || corrupt ||
         memcmp(c->head, expected_head, head_length) != 0) {
         note_error(w, &w->counters.verify_failed,
@@ -616,26 +705,84 @@ static void broadcast_received(struct worker *w, struct connection *c, int opcod
 
 enum { HOOK_CLOSE_RECEIVED = 1, HOOK_CONNECTION_ENDED = 2 };
 
-static void on_data(void *context, const uint8_t *bytes, size_t count, uint64_t offset)
+/* Compares received bytes [from, to) of a message, which start at `offset`, with the fill pattern. */
+static int matches_fill(const uint8_t *bytes, uint64_t offset, uint64_t from, uint64_t to)
+{
+    return from >= to || memcmp(bytes + (from - offset), fill + from, (size_t)(to - from)) == 0;
+}
+
+/* A piece of a message's payload as the application sees it (inflated, when it came compressed). */
+static void on_payload(void *context, const uint8_t *bytes, size_t count, uint64_t offset)
 {
     struct connection *c = context;
-    if (offset < HEAD_CAPACITY) {
-        size_t take = count < HEAD_CAPACITY - offset ? count : HEAD_CAPACITY - (size_t)offset;
-        memcpy(c->head + offset, bytes, take);
+    uint64_t head_at = head_offset();
+    if (offset + count > head_at && offset < head_at + HEAD_CAPACITY) {
+        uint64_t from = offset > head_at ? offset : head_at;
+        uint64_t to = offset + count < head_at + HEAD_CAPACITY ? offset + count : head_at + HEAD_CAPACITY;
+        memcpy(c->head + (from - head_at), bytes + (from - offset), (size_t)(to - from));
     }
     if (opt.verify && !c->corrupt) {
-        uint64_t head = c->role == ROLE_ECHO ? echo_head_length() : BROADCAST_HEAD;
-        uint64_t start = offset > head ? offset : head;
+        uint64_t head_end = head_at + (c->role == ROLE_ECHO ? echo_head_length() : BROADCAST_HEAD);
         uint64_t end = offset + count < opt.size ? offset + count : opt.size; /* longer is caught by length */
-        if (start < end && memcmp(bytes + (start - offset), fill + start, (size_t)(end - start)) != 0)
+        uint64_t before_head = end < head_at ? end : head_at;
+        uint64_t after_head = offset > head_end ? offset : head_end;
+        if (!matches_fill(bytes, offset, offset, before_head) || !matches_fill(bytes, offset, after_head, end))
             c->corrupt = 1;
     }
 }
 
-static int on_message(void *context, int opcode, uint64_t length)
+/* Messages inflate into at most what was sent, plus one byte to tell a longer echo from an exact one. */
+static uint64_t inflate_limit(void) { return opt.mode == MODE_ECHO || opt.mode == MODE_BROADCAST ? opt.size + 1 : 125; }
+
+static void inflate_piece(struct connection *c, const uint8_t *bytes, size_t count, int last)
+{
+    struct worker *w = current;
+    if (c->inflate_error)
+        return;
+    if (!c->inflater) {
+        c->inflater = malloc(sizeof *c->inflater);
+        if (!c->inflater || pmd_inflater_init(c->inflater) != 0) {
+            fprintf(stderr, "tern-load: out of memory for an inflater\n");
+            exit(1);
+        }
+    }
+    c->inflate_error = (int8_t)pmd_inflate(c->inflater, bytes, count, last, !c->server_takeover, inflate_limit(),
+                                           w->inflate_buffer, INFLATE_BUFFER_SIZE, on_payload, c);
+}
+
+static void on_data(void *context, const uint8_t *bytes, size_t count, uint64_t offset)
+{
+    struct connection *c = context;
+    if (c->decoder.message_compressed)
+        inflate_piece(c, bytes, count, 0);
+    else
+        on_payload(c, bytes, count, offset);
+}
+
+static int on_message(void *context, int opcode, uint64_t length, int compressed)
 {
     struct connection *c = context;
     struct worker *w = current;
+    if (compressed) {
+        inflate_piece(c, NULL, 0, 1);
+        if (c->inflate_error) {
+            int error = c->inflate_error;
+            c->inflate_error = 0;
+            c->corrupt = 0;
+            fail_connection(w, c, &w->counters.protocol_errors, "connection %u: %s", c->id, pmd_error_text(error));
+            return HOOK_CONNECTION_ENDED;
+        }
+        if (is_measuring()) {
+            bump(&w->counters.compressed_received, 1);
+            bump(&w->counters.wire_bytes, length);
+            bump(&w->counters.inflated_bytes, c->inflater->length);
+        }
+        length = c->inflater->length;
+    } else if (is_measuring() && opt.deflate) {
+        bump(&w->counters.uncompressed_received, 1);
+        bump(&w->counters.wire_bytes, length);
+        bump(&w->counters.inflated_bytes, length);
+    }
     int corrupt = c->corrupt;
     c->corrupt = 0;
     if (c->state != STATE_OPEN)
@@ -721,9 +868,32 @@ static int header_is(const char *name, size_t name_length, const char *expected)
     return name_length == strlen(expected) && strncasecmp(name, expected, name_length) == 0;
 }
 
-/* Checks a 101 response the way RFC 6455 section 4.1 asks a client to; returns NULL or why it failed. */
-static const char *check_handshake_response(const char *response, size_t length, const char *key)
+/* Checks the server's answer to our permessage-deflate offer; returns NULL or why the connection must fail. */
+static const char *check_extension_answer(const char *value, size_t length, struct pmd_params *answer)
 {
+    const char *problem = pmd_parse(value, length, answer);
+    if (!problem)
+        problem = pmd_check_answer(&opt.offer, answer);
+    if (!problem && pmd_client_window_bits(answer) < opt.client_window_bits)
+        problem = "the server limits our window (client_max_window_bits) below the one our messages were compressed "
+                  "with: offer client_max_window_bits=N with that N";
+    return problem;
+}
+
+/* Notes the first connection's negotiated extension, for the summary. */
+static void note_negotiated(const char *value, size_t length)
+{
+    if (__atomic_exchange_n(&negotiated_noted, 1, __ATOMIC_ACQ_REL))
+        return;
+    snprintf(negotiated, sizeof negotiated, "%.*s", (int)length, value);
+}
+
+/* Checks a 101 response the way RFC 6455 section 4.1 asks a client to (and RFC 7692 section 7.1 with --deflate);
+ * returns NULL or why it failed. */
+static const char *check_handshake_response(const char *response, size_t length, const char *key,
+                                            struct pmd_params *answer, int *extension)
+{
+    *extension = 0;
     if (length < 12 || memcmp(response, "HTTP/1.1 101", 12) != 0)
         return "status is not 101";
     char expected_accept[29];
@@ -771,7 +941,15 @@ static const char *check_handshake_response(const char *response, size_t length,
             if (!accept)
                 return "Sec-WebSocket-Accept does not match the key";
         } else if (header_is(line, name_length, "sec-websocket-extensions")) {
-            return "server chose an extension that was not offered";
+            if (!opt.deflate)
+                return "server chose an extension that was not offered";
+            if (*extension)
+                return "more than one Sec-WebSocket-Extensions header";
+            const char *problem = check_extension_answer(value, value_length, answer);
+            if (problem)
+                return problem;
+            *extension = 1;
+            note_negotiated(value, value_length);
         } else if (header_is(line, name_length, "sec-websocket-protocol")) {
             return "server chose a subprotocol that was not offered";
         }
@@ -783,6 +961,8 @@ static const char *check_handshake_response(const char *response, size_t length,
         return "no Connection: Upgrade";
     if (!accept)
         return "no Sec-WebSocket-Accept";
+    if (opt.deflate && !*extension)
+        return "the server did not accept permessage-deflate";
     return NULL;
 }
 
@@ -814,12 +994,19 @@ static int consume_handshake(struct worker *w, struct connection *c, const uint8
     if (!end_of_headers)
         return 0;
     size_t header_length = (size_t)(end_of_headers + 4 - c->handshake);
-    const char *problem = check_handshake_response(c->handshake, header_length, c->key);
+    struct pmd_params answer;
+    int extension;
+    const char *problem = check_handshake_response(c->handshake, header_length, c->key, &answer, &extension);
     if (problem) {
         const char *line_end = memchr(c->handshake, '\r', header_length);
         fail_connection(w, c, &w->counters.handshake_failed, "handshake: %s (%.*s)", problem,
                         (int)(line_end ? line_end - c->handshake : 0), c->handshake);
         return 1;
+    }
+    if (extension) {
+        c->deflate = 1;
+        c->server_takeover = !answer.server_no_context_takeover;
+        c->decoder.compression_negotiated = 1;
     }
     w->pending--;
     c->state = STATE_OPEN;
@@ -847,7 +1034,7 @@ static int raw_decode(struct worker *w, struct connection *c, const uint8_t *byt
             break;
         c->raw_offset = 0;
         if (c->role != ROLE_HOLD)
-            on_message(c, data_opcode(), size); /* checks the state itself */
+            on_message(c, data_opcode(), size, 0); /* checks the state itself */
         else if (c->state == STATE_OPEN)
             pong_received(w, c->head);
         if (c->fd < 0)
@@ -902,14 +1089,15 @@ static void on_end_of_stream(struct worker *w, struct connection *c)
 static int receive(struct worker *w, struct connection *c, int drain)
 {
     for (;;) {
-        ssize_t count = recv(c->fd, w->read_buffer, READ_BUFFER_SIZE, 0);
+        ssize_t count = receive_bytes(c, w->read_buffer, READ_BUFFER_SIZE);
         if (count > 0) {
             w->now = now_ns();
             if (consume(w, c, w->read_buffer, (size_t)count))
                 return 1;
             /* A short read emptied the socket: with edge triggering, anything arriving later raises a new
-             * edge, so the extra recv() that would only say EAGAIN is saved. */
-            if (count < READ_BUFFER_SIZE && !drain)
+             * edge, so the extra recv() that would only say EAGAIN is saved. Not so with TLS, which returns
+             * a record at a time and may hold more already read from the socket. */
+            if (count < READ_BUFFER_SIZE && !drain && !c->ssl)
                 return 0;
         } else if (count == 0) {
             on_end_of_stream(w, c);
@@ -924,7 +1112,7 @@ static int receive(struct worker *w, struct connection *c, int drain)
                 end_connection(w, c);
             } else {
                 fail_connection(w, c, phase() == PHASE_STOP ? &w->counters.unclean_closes : &w->counters.server_closed,
-                                "connection %u: recv: %s", c->id, strerror(error));
+                                "connection %u: recv: %s", c->id, io_error_text(c, error));
             }
             return 1;
         }
@@ -953,6 +1141,29 @@ static void handle_event(struct worker *w, struct epoll_event *event)
             fail_connection(w, c, &w->counters.connect_failed, "connect: %s", strerror(error ? error : ECONNRESET));
             return;
         }
+        if (opt.tls) {
+            c->ssl = tls_attach(c->fd);
+            if (!c->ssl) {
+                fail_connection(w, c, &w->counters.connect_failed, "cannot create a TLS session");
+                return;
+            }
+            c->state = STATE_TLS;
+        } else {
+            send_handshake(w, c);
+            if (c->fd < 0)
+                return;
+        }
+    }
+    if (c->state == STATE_TLS) {
+        int done = tls_handshake(c->ssl);
+        if (done < 0) {
+            fail_connection(w, c, &w->counters.handshake_failed, "connection %u: %s", c->id, tls_error());
+            return;
+        }
+        if (!done)
+            return; /* the next edge brings what it waits for */
+        if (!__atomic_exchange_n(&negotiated_tls_noted, 1, __ATOMIC_ACQ_REL))
+            tls_describe(c->ssl, negotiated_tls, sizeof negotiated_tls);
         send_handshake(w, c);
         if (c->fd < 0)
             return;
@@ -985,7 +1196,7 @@ static void enter_phase(struct worker *w, int new_phase)
             if (c->state == STATE_OPEN) {
                 send_close(w, c);
                 flush(w, c);
-            } else if (c->state == STATE_CONNECTING || c->state == STATE_HANDSHAKE) {
+            } else if (c->state == STATE_CONNECTING || c->state == STATE_TLS || c->state == STATE_HANDSHAKE) {
                 end_connection(w, c);
             } else if (c->state == STATE_IDLE) {
                 c->state = STATE_DONE;
@@ -1040,6 +1251,9 @@ static void expire(struct worker *w)
         switch (c->state) {
         case STATE_CONNECTING:
             fail_connection(w, c, &w->counters.timeouts, "connect timed out after %g s", opt.connect_timeout);
+            break;
+        case STATE_TLS:
+            fail_connection(w, c, &w->counters.timeouts, "TLS handshake not done within %g s", opt.connect_timeout);
             break;
         case STATE_HANDSHAKE:
             fail_connection(w, c, &w->counters.timeouts, "no handshake response within %g s", opt.connect_timeout);
@@ -1134,6 +1348,20 @@ static void usage(FILE *out)
             "  --raw               plain TCP, for bench/peers/raw-tcp: no handshake (the server's greeting byte\n"
             "                      stands for it), messages are their --size bytes alone, pings in hold are 8\n"
             "                      bytes echoed back, a half-close stands for the close handshake\n"
+            "  --tls               wss: TLS (1.2 or 1.3, OpenSSL's choice) over every connection; the server's\n"
+            "                      certificate is not checked (loopback, throwaway certificates)\n"
+            "  --tls-max V         the highest TLS version to offer: 1.2 or 1.3\n"
+            "  --tls-suites LIST   the TLS 1.3 cipher suites to offer, in order (default, Chrome's:\n"
+            "                      " TLS_DEFAULT_SUITES ")\n"
+            "  --deflate           offer permessage-deflate (RFC 7692) and fail a connection whose server does not\n"
+            "                      accept it; messages sent are compressed (echo: before the run, in up to 1,024\n"
+            "                      variants of the sequence number), messages received compressed are inflated\n"
+            "  --deflate-offer X   the Sec-WebSocket-Extensions offer (implies --deflate; default\n"
+            "                      \"" PMD_DEFAULT_OFFER "\")\n"
+            "  --deflate-level L   zlib level of what we send (0-9, default 6)\n"
+            "  --payload NAME      echo realistic JSON instead of the fill pattern (sets --size, text): chat300, one\n"
+            "                      Tern.Chat message event (~300 B); chat16k, a history page of them (~16 KiB)\n"
+            "  --payload-file F    echo the bytes of F (the sequence number goes over its first run of 16 '0's)\n"
             "  --connect-timeout S (10)   --close-timeout S (2)\n"
             "\n"
             "Prints a human summary and a final line `RESULT key=value ...` for scripts.\n"
@@ -1178,7 +1406,7 @@ static void parse_options(int argc, char **argv)
     enum {
         O_MODE = 256, O_HOST, O_PORT, O_PATH, O_CONNS, O_INFLIGHT, O_SIZE, O_BINARY, O_TEXT, O_FRAME, O_DURATION,
         O_WARMUP, O_MESSAGES, O_THREADS, O_SOURCES, O_PID, O_PING, O_SETTLE, O_RAMP, O_VERIFY, O_RAW, O_CONNECT_TIMEOUT,
-        O_CLOSE_TIMEOUT, O_HELP
+        O_CLOSE_TIMEOUT, O_TLS, O_TLS_MAX, O_TLS_SUITES, O_DEFLATE, O_DEFLATE_OFFER, O_DEFLATE_LEVEL, O_PAYLOAD, O_PAYLOAD_FILE, O_HELP
     };
     static const struct option long_options[] = {
         {"mode", required_argument, 0, O_MODE},
@@ -1204,6 +1432,14 @@ static void parse_options(int argc, char **argv)
         {"raw", no_argument, 0, O_RAW},
         {"connect-timeout", required_argument, 0, O_CONNECT_TIMEOUT},
         {"close-timeout", required_argument, 0, O_CLOSE_TIMEOUT},
+        {"tls", no_argument, 0, O_TLS},
+        {"tls-max", required_argument, 0, O_TLS_MAX},
+        {"tls-suites", required_argument, 0, O_TLS_SUITES},
+        {"deflate", no_argument, 0, O_DEFLATE},
+        {"deflate-offer", required_argument, 0, O_DEFLATE_OFFER},
+        {"deflate-level", required_argument, 0, O_DEFLATE_LEVEL},
+        {"payload", required_argument, 0, O_PAYLOAD},
+        {"payload-file", required_argument, 0, O_PAYLOAD_FILE},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
     };
@@ -1217,6 +1453,8 @@ static void parse_options(int argc, char **argv)
     opt.ramp = 256;
     opt.connect_timeout = 10;
     opt.close_timeout = 2;
+    opt.deflate_offer = PMD_DEFAULT_OFFER;
+    opt.deflate_level = 6;
     int option;
     while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (option) {
@@ -1253,6 +1491,20 @@ static void parse_options(int argc, char **argv)
         case O_RAW: opt.raw = 1; break;
         case O_CONNECT_TIMEOUT: opt.connect_timeout = parse_number(optarg, "connect-timeout"); break;
         case O_CLOSE_TIMEOUT: opt.close_timeout = parse_number(optarg, "close-timeout"); break;
+        case O_TLS: opt.tls = 1; break;
+        case O_TLS_MAX:
+            if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {
+                fprintf(stderr, "tern-load: --tls-max is 1.2 or 1.3\n");
+                exit(1);
+            }
+            opt.tls_max = optarg[2] == '2' ? 12 : 13;
+            break;
+        case O_TLS_SUITES: opt.tls_suites = optarg; break;
+        case O_DEFLATE: opt.deflate = 1; break;
+        case O_DEFLATE_OFFER: opt.deflate = 1, opt.deflate_offer = optarg; break;
+        case O_DEFLATE_LEVEL: opt.deflate_level = (int)parse_number(optarg, "deflate-level"); break;
+        case O_PAYLOAD: opt.payload_name = optarg; break;
+        case O_PAYLOAD_FILE: opt.payload_file = optarg; break;
         case O_HELP: usage(stdout); exit(0);
         default: usage(stderr); exit(1);
         }
@@ -1291,6 +1543,32 @@ static void parse_options(int argc, char **argv)
     if (opt.mode == MODE_BROADCAST && opt.size < BROADCAST_HEAD) {
         fprintf(stderr, "tern-load: broadcast messages carry a %d-byte header: --size must be at least that\n",
                 BROADCAST_HEAD);
+        exit(1);
+    }
+    if (opt.raw && (opt.tls || opt.deflate)) {
+        fprintf(stderr, "tern-load: --raw is plain TCP: --tls and --deflate do not apply\n");
+        exit(1);
+    }
+    if (opt.deflate) {
+        const char *problem = pmd_parse(opt.deflate_offer, strlen(opt.deflate_offer), &opt.offer);
+        if (problem) {
+            fprintf(stderr, "tern-load: --deflate-offer: %s\n", problem);
+            exit(1);
+        }
+        opt.client_window_bits = opt.offer.client_max_window_bits > 0 ? opt.offer.client_max_window_bits : 15;
+        if (opt.client_window_bits == 8) {
+            /* zlib's raw deflate has no 8-bit window (it would need 9, which breaks the promise). */
+            fprintf(stderr, "tern-load: client_max_window_bits=8 cannot be honoured with zlib: offer 9..15\n");
+            exit(1);
+        }
+        if (opt.deflate_level < 0 || opt.deflate_level > 9) {
+            fprintf(stderr, "tern-load: --deflate-level is 0..9\n");
+            exit(1);
+        }
+    }
+    if ((opt.payload_name || opt.payload_file) && (opt.mode != MODE_ECHO || size >= 0 || opt.binary ||
+                                                   (opt.payload_name && opt.payload_file))) {
+        fprintf(stderr, "tern-load: --payload and --payload-file are for echo, as text, and set the size themselves\n");
         exit(1);
     }
     if (opt.raw && opt.frame_size) {
@@ -1357,6 +1635,39 @@ static void parse_options(int argc, char **argv)
 
 /* ---------- main ---------- */
 
+/* --deflate echo: every message compressed before the run, one per value of the sequence-number slot, so the run
+ * measures the server's compression and not ours. Returns the bytes of all the variants. */
+static uint64_t compress_variants(void)
+{
+    uint64_t per_message = opt.size ? opt.size : 1;
+    variant_count = (uint32_t)(COMPRESSED_VARIANTS_BYTES / per_message);
+    variant_count = variant_count < 1 ? 1 : variant_count > MAX_COMPRESSED_VARIANTS ? MAX_COMPRESSED_VARIANTS : variant_count;
+    variants = calloc(variant_count, sizeof *variants);
+    variant_lengths = calloc(variant_count, sizeof *variant_lengths);
+    uint8_t *message = malloc(opt.size + HEAD_CAPACITY + opt.slot);
+    struct pmd_deflater deflater;
+    if (!variants || !variant_lengths || !message ||
+        pmd_deflater_init(&deflater, opt.deflate_level, opt.client_window_bits) != 0) {
+        fprintf(stderr, "tern-load: cannot set up the compressed messages\n");
+        exit(1);
+    }
+    memcpy(message, fill, opt.size);
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < variant_count; k++) {
+        format_hex(k, message + opt.slot, (int)echo_head_length());
+        size_t capacity = 0;
+        variant_lengths[k] = pmd_compress(&deflater, message, opt.size, &variants[k], &capacity);
+        if (variant_lengths[k] == (size_t)-1) {
+            fprintf(stderr, "tern-load: zlib failed to compress a message\n");
+            exit(1);
+        }
+        total += variant_lengths[k];
+    }
+    pmd_deflater_end(&deflater);
+    free(message);
+    return total;
+}
+
 static void raise_file_limit(uint64_t needed)
 {
     struct rlimit limit;
@@ -1379,7 +1690,7 @@ static void raise_file_limit(uint64_t needed)
     }
 }
 
-static void setup_workers(void)
+static void setup_workers(size_t fill_size)
 {
     workers = calloc((size_t)opt.threads, sizeof *workers);
     for (int i = 0; i < opt.threads; i++) {
@@ -1390,6 +1701,20 @@ static void setup_workers(void)
         w->open_limit = w->count;
         w->connections = calloc(w->count, sizeof *w->connections);
         w->read_buffer = malloc(READ_BUFFER_SIZE);
+        w->outgoing = malloc(fill_size);
+        if (!w->outgoing) {
+            fprintf(stderr, "tern-load: out of memory for a %zu-byte message\n", fill_size);
+            exit(1);
+        }
+        memcpy(w->outgoing, fill, fill_size);
+        if (opt.deflate) {
+            w->inflate_buffer = malloc(INFLATE_BUFFER_SIZE);
+            if (!w->inflate_buffer ||
+                pmd_deflater_init(&w->deflater, opt.deflate_level, opt.client_window_bits) != 0) {
+                fprintf(stderr, "tern-load: cannot set up zlib\n");
+                exit(1);
+            }
+        }
         w->latency = calloc(1, sizeof *w->latency);
         w->idle = calloc(w->count, sizeof *w->idle);
         w->seen_phase = PHASE_CONNECT;
@@ -1492,21 +1817,40 @@ int main(int argc, char **argv)
     parse_options(argc, argv);
     raise_file_limit((uint64_t)opt.total_connections + 64);
 
+    struct payload payload = {0};
+    if (opt.payload_name && payload_builtin(opt.payload_name, &payload) != 0) {
+        fprintf(stderr, "tern-load: unknown --payload %s (chat300, chat16k)\n", opt.payload_name);
+        exit(1);
+    }
+    if (opt.payload_file && payload_from_file(opt.payload_file, &payload) != 0)
+        exit(1);
+    if (payload.bytes) {
+        opt.size = payload.length;
+        opt.slot = payload.slot;
+    }
     uint64_t fill_size = opt.size > HEAD_CAPACITY ? opt.size : HEAD_CAPACITY;
-    fill = malloc(fill_size);
+    fill_size = fill_size > opt.slot + HEAD_CAPACITY ? fill_size : opt.slot + HEAD_CAPACITY;
+    fill = calloc(1, fill_size);
     if (!fill) {
         fprintf(stderr, "tern-load: out of memory for a %llu-byte message\n", (unsigned long long)fill_size);
         exit(1);
     }
-    for (uint64_t i = 0; i < fill_size; i++)
-        fill[i] = (uint8_t)('a' + i % 26); /* ASCII, so text messages are valid UTF-8 */
+    if (payload.bytes)
+        memcpy(fill, payload.bytes, payload.length);
+    else
+        for (uint64_t i = 0; i < fill_size; i++)
+            fill[i] = (uint8_t)('a' + i % 26); /* ASCII, so text messages are valid UTF-8 */
+    free(payload.bytes);
 
-    setup_workers();
+    if (opt.tls && tls_setup(opt.tls_max, opt.mode == MODE_HOLD || opt.mode == MODE_CONNECT, opt.tls_suites) != 0)
+        exit(1);
+    uint64_t compressed_total = opt.deflate && opt.mode == MODE_ECHO ? compress_variants() : 0;
+    setup_workers((size_t)fill_size);
 
     if (opt.raw)
         printf("tern-load %s raw tcp://%s  ", mode_names[opt.mode], opt.host_header);
     else
-        printf("tern-load %s ws://%s%s  ", mode_names[opt.mode], opt.host_header, opt.path);
+        printf("tern-load %s %s://%s%s  ", mode_names[opt.mode], opt.tls ? "wss" : "ws", opt.host_header, opt.path);
     switch (opt.mode) {
     case MODE_ECHO:
         printf("%u connections x %u in flight, %llu B %s", opt.connections, opt.inflight,
@@ -1524,6 +1868,18 @@ int main(int argc, char **argv)
     }
     printf(", %d thread%s, %u source address%s, %g s after %g s warm-up\n", opt.threads, opt.threads > 1 ? "s" : "",
            opt.sources, opt.sources > 1 ? "es" : "", opt.duration, opt.warmup);
+    if (payload.length)
+        printf("payload      %s: %llu B of JSON text, the sequence number at byte %zu\n",
+               opt.payload_name ? opt.payload_name : opt.payload_file, (unsigned long long)opt.size, opt.slot);
+    if (opt.deflate) {
+        printf("deflate      offer \"%s\"; what we send: zlib level %d, %d-bit window", opt.deflate_offer,
+               opt.deflate_level, opt.client_window_bits);
+        if (variant_count)
+            printf(", %u variants compressed before the run, %.0f B on average (%.1f %% of %llu B)", variant_count,
+                   (double)compressed_total / variant_count, 100.0 * (double)compressed_total / variant_count / (double)opt.size,
+                   (unsigned long long)opt.size);
+        printf("\n");
+    }
 
     int64_t rss_before = -1, rss_warm = -1, rss_open = -1, rss_end = -1;
     uint64_t warm_connections = 0;
@@ -1653,6 +2009,16 @@ int main(int argc, char **argv)
     if (first_error[0])
         printf("  (first: %s)", first_error);
     printf("\n");
+    if (negotiated_tls[0])
+        printf("tls          %s (first connection)\n", negotiated_tls);
+    if (opt.deflate) {
+        printf("extension    %s\n", negotiated[0] ? negotiated : "(none negotiated)");
+        uint64_t data = total.compressed_received + total.uncompressed_received;
+        if (data)
+            printf("compression  %llu of %llu messages received compressed; payload %.1f %% of its inflated size\n",
+                   (unsigned long long)total.compressed_received, (unsigned long long)data,
+                   total.inflated_bytes ? 100.0 * (double)total.wire_bytes / (double)total.inflated_bytes : 0.0);
+    }
     if (total.server_pings || total.client_closed_tcp)
         printf("notes        server pings answered %llu; connections the server left open after the close "
                "handshake %llu\n",
@@ -1689,12 +2055,15 @@ int main(int argc, char **argv)
 
     printf("RESULT mode=%s raw=%d conns=%u inflight=%u size=%llu opened=%llu seconds=%.3f rate=%.1f mbps=%.3f "
            "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu load_cpu_pct=%.1f server_cpu_pct=%.1f "
-           "kib_per_conn=%.3f kib_per_conn_open=%.3f\n",
+           "kib_per_conn=%.3f kib_per_conn_open=%.3f tls=%d deflate=%d compressed_received=%llu "
+           "uncompressed_received=%llu wire_pct=%.1f\n",
            mode_names[opt.mode], opt.raw, opt.connections, opt.inflight, (unsigned long long)opt.size,
            (unsigned long long)total.opened, elapsed, rate, megabytes, histogram_quantile(latency, 0.5) / 1e3,
            histogram_quantile(latency, 0.99) / 1e3, histogram_quantile(latency, 0.999) / 1e3, latency->max / 1e3,
            (unsigned long long)errors, 100 * own_cpu / elapsed, server_cpu >= 0 ? 100 * server_cpu / elapsed : -1.0,
-           kib_per_connection, kib_per_connection_open);
+           kib_per_connection, kib_per_connection_open, opt.tls, opt.deflate,
+           (unsigned long long)total.compressed_received, (unsigned long long)total.uncompressed_received,
+           total.inflated_bytes ? 100.0 * (double)total.wire_bytes / (double)total.inflated_bytes : 100.0);
     free(latency);
     /* A run that moved nothing (say, a broadcast server that only echoes) measured nothing: not a success. */
     int nothing_measured = opt.mode != MODE_HOLD && work_items == 0;

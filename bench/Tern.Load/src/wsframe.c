@@ -19,8 +19,9 @@ static size_t header_size(const uint8_t *header)
 static int begin_frame(struct ws_decoder *d, const uint8_t *header)
 {
     uint8_t first = header[0], second = header[1];
-    if (first & 0x70)
-        return WS_ERROR_RESERVED_BITS; /* no extension was negotiated */
+    int rsv1 = (first & 0x40) != 0;
+    if ((first & 0x30) || (rsv1 && !d->compression_negotiated))
+        return WS_ERROR_RESERVED_BITS; /* no extension that defines them was negotiated */
     if (second & 0x80)
         return WS_ERROR_MASKED_BY_SERVER; /* RFC 6455 5.1: the client must fail a masked server frame */
     int opcode = first & 0x0F;
@@ -41,6 +42,8 @@ static int begin_frame(struct ws_decoder *d, const uint8_t *header)
             return WS_ERROR_LENGTH_NOT_MINIMAL;
     }
 
+    if (rsv1 && (opcode == WS_CONTINUATION || opcode >= 0x8) && opcode <= WS_PONG)
+        return WS_ERROR_COMPRESSED_NOT_FIRST; /* RFC 7692 6: control frames and continuations never set it */
     if (opcode >= 0x8) {
         if (opcode > WS_PONG)
             return WS_ERROR_RESERVED_OPCODE;
@@ -56,6 +59,7 @@ static int begin_frame(struct ws_decoder *d, const uint8_t *header)
         if (d->message_opcode)
             return WS_ERROR_EXPECTED_CONTINUATION;
         d->message_opcode = (uint8_t)opcode;
+        d->message_compressed = (uint8_t)rsv1;
         d->message_length = 0;
     } else {
         return WS_ERROR_RESERVED_OPCODE;
@@ -75,11 +79,12 @@ static int end_frame(struct ws_decoder *d, const struct ws_hooks *hooks, void *c
         return hooks->control(context, d->opcode, d->control, d->control_length);
     if (!d->fin)
         return 0;
-    int opcode = d->message_opcode;
+    int opcode = d->message_opcode, compressed = d->message_compressed;
     uint64_t length = d->message_length;
     d->message_opcode = 0;
+    d->message_compressed = 0;
     d->message_length = 0;
-    return hooks->message(context, opcode, length);
+    return hooks->message(context, opcode, length, compressed);
 }
 
 int ws_decode(struct ws_decoder *d, const uint8_t *bytes, size_t count, const struct ws_hooks *hooks, void *context)
@@ -144,14 +149,21 @@ const char *ws_decode_error_text(int error)
     case WS_ERROR_EXPECTED_CONTINUATION: return "new data frame inside a fragmented message";
     case WS_ERROR_LENGTH_NOT_MINIMAL: return "payload length not in its minimal form";
     case WS_ERROR_LENGTH_TOO_LARGE: return "payload length with the top bit set";
+    case WS_ERROR_COMPRESSED_NOT_FIRST: return "RSV1 (compressed) on a control or continuation frame";
     default: return "unknown decoding error";
     }
 }
 
 size_t ws_frame_header(uint8_t *out, int fin, int opcode, uint64_t payload_length, const uint8_t *mask)
 {
+    return ws_frame_header_rsv1(out, fin, 0, opcode, payload_length, mask);
+}
+
+size_t ws_frame_header_rsv1(uint8_t *out, int fin, int compressed, int opcode, uint64_t payload_length,
+                            const uint8_t *mask)
+{
     size_t size = 2;
-    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0F));
+    out[0] = (uint8_t)((fin ? 0x80 : 0) | (compressed ? 0x40 : 0) | (opcode & 0x0F));
     uint8_t mask_bit = mask ? 0x80 : 0;
     if (payload_length < 126) {
         out[1] = (uint8_t)(mask_bit | payload_length);

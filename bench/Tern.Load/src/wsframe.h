@@ -1,6 +1,7 @@
 /* The client side of RFC 6455 framing, with no I/O: encode masked frames, decode server frames from any
  * split of the byte stream (a header cut across reads, many frames in one read, payloads streamed through
- * without being buffered, so a 64 MiB message costs no memory here). */
+ * without being buffered, so a 64 MiB message costs no memory here). With permessage-deflate negotiated
+ * (RFC 7692), RSV1 marks a compressed message: allowed on a message's first frame only. */
 #ifndef TERN_LOAD_WSFRAME_H
 #define TERN_LOAD_WSFRAME_H
 
@@ -26,6 +27,7 @@ enum ws_decode_error {
     WS_ERROR_EXPECTED_CONTINUATION = -7,
     WS_ERROR_LENGTH_NOT_MINIMAL = -8,
     WS_ERROR_LENGTH_TOO_LARGE = -9,
+    WS_ERROR_COMPRESSED_NOT_FIRST = -10,
 };
 
 /* The largest header a frame can have: 2 + 8 bytes of length + 4 bytes of masking key. */
@@ -40,6 +42,8 @@ struct ws_decoder {
     uint8_t opcode;
     uint8_t fin;
     uint8_t message_opcode; /* WS_TEXT or WS_BINARY while a message is open, else 0 */
+    uint8_t compression_negotiated; /* set by the owner: RSV1 may mark a compressed message */
+    uint8_t message_compressed;     /* the open message had RSV1 on its first frame */
     uint8_t control_length;
     uint8_t control[125];
 };
@@ -47,10 +51,11 @@ struct ws_decoder {
 /* What the decoder reports. A hook returns 0 to go on, anything else to stop decoding at once
  * (ws_decode then returns that value). */
 struct ws_hooks {
-    /* A piece of a data message's payload, which starts at byte offset of the message. */
+    /* A piece of a data message's payload (as sent: compressed when the decoder's message_compressed is set),
+     * which starts at byte offset of the message. */
     void (*data)(void *context, const uint8_t *bytes, size_t count, uint64_t offset);
-    /* The last frame of a data message arrived; length is the whole message's. */
-    int (*message)(void *context, int opcode, uint64_t length);
+    /* The last frame of a data message arrived; length is the whole message's payload as sent. */
+    int (*message)(void *context, int opcode, uint64_t length, int compressed);
     /* A whole control frame (close, ping or pong). */
     int (*control)(void *context, int opcode, const uint8_t *payload, size_t length);
 };
@@ -63,8 +68,10 @@ int ws_decode(struct ws_decoder *decoder, const uint8_t *bytes, size_t count, co
 const char *ws_decode_error_text(int error);
 
 /* Writes a frame header with the masking key (mask may be NULL for an unmasked frame, as servers send) and
- * returns its length. */
+ * returns its length. `compressed` sets RSV1 (permessage-deflate, on a message's first frame only). */
 size_t ws_frame_header(uint8_t *out, int fin, int opcode, uint64_t payload_length, const uint8_t *mask);
+size_t ws_frame_header_rsv1(uint8_t *out, int fin, int compressed, int opcode, uint64_t payload_length,
+                            const uint8_t *mask);
 
 /* dst[i] = src[i] ^ mask[(phase + i) % 4]: masks (or unmasks) a run of payload that starts phase bytes into it. */
 void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t count, const uint8_t mask[4], size_t phase);

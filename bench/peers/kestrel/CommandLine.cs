@@ -1,10 +1,14 @@
 using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Tern.Bench.Kestrel;
 
-/// <summary>The peer's two options, parsed without a package.</summary>
+/// <summary>The peer's options, parsed without a package.</summary>
 internal static class CommandLine
 {
+    private const string UsageText =
+        "usage: Tern.Bench.Kestrel --port P [--ping-interval SECONDS] [--cert cert.pem --key key.pem] [--deflate]";
+
     public static int Port(string[] args)
     {
         var value = ValueOf(args, "--port");
@@ -14,10 +18,38 @@ internal static class CommandLine
             return port;
         }
 
-        Console.Error.WriteLine("usage: Tern.Bench.Kestrel --port P [--ping-interval SECONDS]");
+        Console.Error.WriteLine(UsageText);
         Environment.Exit(1);
         return 0;
     }
+
+    /// <summary>The certificate to serve https/wss with (--cert and --key, PEM files), or null for plain http/ws.</summary>
+    public static X509Certificate2? Certificate(string[] args)
+    {
+        var certificate = ValueOf(args, "--cert");
+        var key = ValueOf(args, "--key");
+        if (certificate is null && key is null)
+        {
+            return null;
+        }
+
+        if (certificate is null || key is null)
+        {
+            Console.Error.WriteLine(UsageText);
+            Environment.Exit(1);
+        }
+
+        return X509Certificate2.CreateFromPemFile(certificate, key);
+    }
+
+    /// <summary>
+    /// --deflate: permessage-deflate through ASP.NET Core's <see cref="WebSocketAcceptContext"/> (the server keeps
+    /// no compression context between messages; the client's no_context_takeover offer is accepted as made).
+    /// </summary>
+    public static WebSocketAcceptContext AcceptContext(string[] args) =>
+        args.Contains("--deflate")
+            ? new WebSocketAcceptContext { DangerousEnableCompression = true, DisableServerContextTakeover = true }
+            : new WebSocketAcceptContext();
 
     /// <summary>
     /// ASP.NET Core's defaults (an unsolicited pong every 2 minutes) unless --ping-interval is given: then a ping

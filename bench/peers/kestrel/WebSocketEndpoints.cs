@@ -5,7 +5,7 @@ namespace Tern.Bench.Kestrel;
 /// <summary>The two endpoints: echo and broadcast.</summary>
 internal static class WebSocketEndpoints
 {
-    public static async Task EchoAsync(HttpContext context)
+    public static async Task EchoAsync(HttpContext context, WebSocketAcceptContext acceptContext)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -13,7 +13,7 @@ internal static class WebSocketEndpoints
             return;
         }
 
-        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(acceptContext);
         using var message = new MessageBuffer();
         try
         {
@@ -34,7 +34,7 @@ internal static class WebSocketEndpoints
         }
     }
 
-    public static async Task BroadcastAsync(HttpContext context, BroadcastHub hub)
+    public static async Task BroadcastAsync(HttpContext context, BroadcastHub hub, WebSocketAcceptContext acceptContext)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -42,7 +42,7 @@ internal static class WebSocketEndpoints
             return;
         }
 
-        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(acceptContext);
         var member = new BroadcastMember(socket);
         hub.Join(member);
         var sending = member.SendQueuedAsync();

@@ -66,6 +66,18 @@ internal static partial class Log
         }
     }
 
+    [LoggerMessage(308, LogLevel.Information, "TLS handshake with {Remote} failed: {Reason}{Suppressed}")]
+    private static partial void TlsHandshakeFailed(ILogger logger, IPEndPoint remote, string reason, SuppressedLines suppressed);
+
+    /// <summary>A client that did not complete the TLS handshake: routine on a public port, so no stack trace.</summary>
+    public static void TlsHandshakeFailed(ILogger logger, LogThrottle throttle, IPEndPoint remote, string reason)
+    {
+        if (logger.IsEnabled(LogLevel.Information) && throttle.TryEnter(out long suppressed))
+        {
+            TlsHandshakeFailed(logger, remote, reason, new SuppressedLines(suppressed));
+        }
+    }
+
     [LoggerMessage(302, LogLevel.Error, "Handshake with {Remote} failed unexpectedly")]
     public static partial void HandshakeFailed(ILogger logger, Exception exception, IPEndPoint remote);
 

@@ -49,6 +49,8 @@ internal sealed class LogThrottles
 
     public LogThrottle Refusals { get; } = new();
 
+    public LogThrottle TlsFailures { get; } = new();
+
     public LogThrottle ProtocolErrors { get; } = new();
 
     public LogThrottle KeepAliveTimeouts { get; } = new();

@@ -3,12 +3,15 @@ using System.Net.Sockets;
 
 namespace Tern.Transport;
 
-/// <summary>A byte stream under a connection: a plain socket, or (later) TLS over one.</summary>
+/// <summary>A byte stream under a connection: a plain socket (<see cref="SocketTransport"/>), or TLS over one (<see cref="TlsTransport"/>).</summary>
 internal abstract class Transport : IDisposable
 {
     public abstract IPEndPoint RemoteEndPoint { get; }
 
     public abstract IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Whether the bytes travel encrypted (TLS).</summary>
+    public virtual bool IsSecure => false;
 
     /// <summary>Receives into <paramref name="buffer"/>; 0 means the peer closed its side.</summary>
     public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);

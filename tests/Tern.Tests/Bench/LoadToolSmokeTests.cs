@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using Tern.Tests.TestSupport;
+using Tern.TestSupport;
 
 namespace Tern.Tests.Bench;
 
 /// <summary>
-/// A second-long run of each mode of the load generator (bench/Tern.Load) against an in-process Tern server, and of
-/// its --raw modes against the raw TCP server (bench/peers/raw-tcp), so the tools keep building and working. Not a
-/// benchmark: nothing here measures speed.
+/// A second-long run of each mode of the load generator (bench/Tern.Load) against an in-process Tern server, plain and
+/// over wss, and of its --raw modes against the raw TCP server (bench/peers/raw-tcp), so the tools keep building and
+/// working. Not a benchmark: nothing here measures speed.
 /// </summary>
 public class LoadToolSmokeTests
 {
@@ -44,7 +45,7 @@ public class LoadToolSmokeTests
         return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
-    private static async Task<TestServer> StartEchoAndBroadcastAsync() =>
+    private static async Task<TestServer> StartEchoAndBroadcastAsync(Action<WebSocketServerOptions>? configure = null) =>
         await TestServer.StartAsync(server =>
         {
             server.Map("/broadcast", async (connection, ct) =>
@@ -58,7 +59,24 @@ public class LoadToolSmokeTests
                 }
             });
             TestServer.MapEcho(server);
-        }, options => options.MaxMessageSize = 4 * 1024 * 1024);
+        }, options =>
+        {
+            options.MaxMessageSize = 4 * 1024 * 1024;
+            configure?.Invoke(options);
+        });
+
+    /// <summary>Runs the tool against the server for a second; returns its RESULT line after checking it had no error.</summary>
+    private static async Task<string> RunWithoutErrorsAsync(TestServer server, string arguments)
+    {
+        string tool = Tool.Value;
+        int pid = Environment.ProcessId;
+        (int exit, string output) = await Task.Run(() =>
+            Run(tool, $"{arguments} --port {server.Port} --duration 1 --warmup 0 --server-pid {pid}", TimeSpan.FromSeconds(60)));
+        Assert.True(exit == 0, $"tern-load {arguments} exited {exit}:\n{output}");
+        string result = output.Split('\n').Last(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
+        Assert.Contains("errors=0", result);
+        return result;
+    }
 
     [Theory]
     [InlineData("--mode echo --conns 4 --inflight 4 --size 32 --verify")]
@@ -68,14 +86,22 @@ public class LoadToolSmokeTests
     [InlineData("--mode hold --conns 50 --ping-interval 0.2 --settle 0.2")]
     public async Task Each_mode_runs_without_errors(string arguments)
     {
-        string tool = Tool.Value;
         await using TestServer server = await StartEchoAndBroadcastAsync();
-        int pid = Environment.ProcessId;
-        (int exit, string output) = await Task.Run(() =>
-            Run(tool, $"{arguments} --port {server.Port} --duration 1 --warmup 0 --server-pid {pid}", TimeSpan.FromSeconds(60)));
-        Assert.True(exit == 0, $"tern-load {arguments} exited {exit}:\n{output}");
-        string result = output.Split('\n').Last(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
-        Assert.Contains("errors=0", result);
+        await RunWithoutErrorsAsync(server, arguments);
+    }
+
+    [Theory]
+    [InlineData("--mode echo --conns 4 --inflight 4 --size 32 --verify")]
+    [InlineData("--mode echo --conns 2 --size 256K --binary --frame-size 64K --verify --tls-suites TLS_AES_128_GCM_SHA256")]
+    [InlineData("--mode echo --conns 2 --size 100K --verify --tls-max 1.2")]
+    [InlineData("--mode broadcast --conns 20 --size 64 --verify")]
+    [InlineData("--mode connect --conns 4")]
+    [InlineData("--mode hold --conns 50 --ping-interval 0.2 --settle 0.2")]
+    public async Task Each_mode_runs_over_wss_without_errors(string arguments)
+    {
+        await using TestServer server = await StartEchoAndBroadcastAsync(options => options.Tls = TestCertificates.ServerOptions());
+        string result = await RunWithoutErrorsAsync(server, $"{arguments} --tls");
+        Assert.Contains("tls=1", result);
     }
 
     [Theory]

@@ -20,6 +20,12 @@ public class ConformanceServer : IAsyncLifetime
 
     internal int Port => _sample?.Port ?? _server!.Port;
 
+    /// <summary>Whether the cases run against samples/Tern.Echo rather than an in-process server.</summary>
+    internal bool RunsEchoSample => _sample is not null;
+
+    /// <summary>Whether the server speaks TLS, so that the cases' clients must too.</summary>
+    internal virtual bool UseTls => false;
+
     /// <summary>Connections the server holds open now.</summary>
     internal int OpenConnections => _sample?.OpenConnections ?? _server!.Server.ConnectionCount;
 
@@ -30,9 +36,9 @@ public class ConformanceServer : IAsyncLifetime
     {
         // TERN_CONFORMANCE_ECHO_SAMPLE=1 runs the echo cases against samples/Tern.Echo in its own process, as started
         // by a user; the handshake category, which needs hooks the sample does not have, stays in-process.
-        if (Environment.GetEnvironmentVariable("TERN_CONFORMANCE_ECHO_SAMPLE") == "1" && GetType() == typeof(ConformanceServer))
+        if (Environment.GetEnvironmentVariable("TERN_CONFORMANCE_ECHO_SAMPLE") == "1" && SampleArguments() is { } arguments)
         {
-            _sample = await EchoSampleProcess.StartAsync(MaxMessageSize);
+            _sample = await EchoSampleProcess.StartAsync(MaxMessageSize, arguments);
             return;
         }
 
@@ -48,7 +54,7 @@ public class ConformanceServer : IAsyncLifetime
         });
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_server is not null)
         {
@@ -60,6 +66,9 @@ public class ConformanceServer : IAsyncLifetime
             await _sample.DisposeAsync();
         }
     }
+
+    /// <summary>The sample's command line for this server, or null when the cases need the in-process server (hooks).</summary>
+    private protected virtual string[]? SampleArguments() => GetType() == typeof(ConformanceServer) ? [] : null;
 
     private protected virtual void Configure(WebSocketServer server) => TestServer.MapEcho(server);
 
@@ -86,7 +95,7 @@ public abstract class ConformanceCases<TServer> : IClassFixture<TServer>, IAsync
     private protected int Port => Fixture.Port;
 
     /// <summary>Connects and completes the handshake.</summary>
-    private protected Task<RawClient> OpenAsync(string path = "/", params string[] extraHeaders) => RawClient.OpenAsync(Port, path, extraHeaders);
+    private protected Task<RawClient> OpenAsync(string path = "/", params string[] extraHeaders) => RawClient.OpenAsync(Port, Fixture.UseTls, path, extraHeaders);
 
     public Task InitializeAsync() => Task.CompletedTask;
 

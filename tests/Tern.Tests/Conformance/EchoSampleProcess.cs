@@ -36,7 +36,8 @@ internal sealed partial class EchoSampleProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<EchoSampleProcess> StartAsync(long maxMessageSize)
+    /// <summary>Starts the sample on a free port; <paramref name="extraArguments"/> go on its command line (--cert, --key...).</summary>
+    public static async Task<EchoSampleProcess> StartAsync(long maxMessageSize, params string[] extraArguments)
     {
         // The tests run from tests/Tern.Tests/bin/<configuration>/net10.0: use the sample built alongside them.
         string configuration = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
@@ -44,7 +45,7 @@ internal sealed partial class EchoSampleProcess : IAsyncDisposable
         Assert.True(File.Exists(dll), $"{dll} is missing: build the solution first (dotnet build Tern.slnx -c {configuration}).");
         var startInfo = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // --verbose: the connection opened and closed lines (Debug) are how this harness sees the server's side.
-        foreach (string argument in new[] { dll, "--port", "0", "--verbose", "--max-message", maxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        foreach (string argument in (string[])[dll, "--port", "0", "--verbose", "--max-message", maxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extraArguments])
         {
             startInfo.ArgumentList.Add(argument);
         }
@@ -62,7 +63,8 @@ internal sealed partial class EchoSampleProcess : IAsyncDisposable
             Match listening = ListeningLine().Match(line);
             if (listening.Success)
             {
-                sample.Port = int.Parse(listening.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                sample.Port = int.Parse(listening.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+                sample.ListeningUri = $"{listening.Groups[1].Value}://127.0.0.1:{sample.Port}/";
                 return sample;
             }
         }
@@ -105,7 +107,10 @@ internal sealed partial class EchoSampleProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"listening on ws://[^ ]*:(\d+)/")]
+    /// <summary>The URI the sample announced (ws or wss).</summary>
+    public string ListeningUri { get; private set; } = "";
+
+    [GeneratedRegex(@"listening on (wss?)://[^ ]*:(\d+)/")]
     private static partial Regex ListeningLine();
 
     [GeneratedRegex(@"Connection \d+ closed")]

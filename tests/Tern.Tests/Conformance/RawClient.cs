@@ -2,9 +2,12 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Text;
+using Tern.TestSupport;
 
 namespace Tern.Tests.Conformance;
 
@@ -19,11 +22,12 @@ internal enum ServerEventKind
 }
 
 /// <summary>One thing the server did: a whole (reassembled) data message, a control frame, or closing the TCP connection.</summary>
-internal sealed record ServerEvent(ServerEventKind Kind, int Opcode, byte[] Payload, int? CloseCode = null, string CloseReason = "", string TcpClosedHow = "")
+/// <param name="Compressed">Whether a message arrived compressed (RSV1, permessage-deflate); its payload is inflated.</param>
+internal sealed record ServerEvent(ServerEventKind Kind, int Opcode, byte[] Payload, int? CloseCode = null, string CloseReason = "", string TcpClosedHow = "", bool Compressed = false)
 {
     public override string ToString() => Kind switch
     {
-        ServerEventKind.Message => $"a {Op.Name(Opcode)} message of {Payload.Length} bytes {Preview(Payload)}",
+        ServerEventKind.Message => $"a {(Compressed ? "compressed " : "")}{Op.Name(Opcode)} message of {Payload.Length} bytes {Preview(Payload)}",
         ServerEventKind.Ping => $"a ping with {Payload.Length} bytes {Preview(Payload)}",
         ServerEventKind.Pong => $"a pong with {Payload.Length} bytes {Preview(Payload)}",
         ServerEventKind.Close => CloseCode is { } code ? $"a close frame with code {code} and reason \"{CloseReason}\"" : "a close frame without a status code",
@@ -60,14 +64,15 @@ internal sealed record RawHttpResponse(int StatusCode, string ReasonPhrase, IRea
 /// A WebSocket client over a raw loopback socket that can send any bytes (valid or not, whole or chopped into small
 /// writes) and checks everything the server sends against RFC 6455: unmasked frames, no RSV bits, defined opcodes,
 /// minimal length encoding, unfragmented control frames of at most 125 bytes, valid UTF-8 in text and close reasons,
-/// and nothing after the server's close frame but the end of the TCP connection.
+/// and nothing after the server's close frame but the end of the TCP connection. Optionally over TLS (an
+/// <see cref="SslStream"/> between the socket and everything else), to run the same cases against a wss server.
 /// </summary>
 /// <remarks>
 /// A background loop moves received bytes into a pipe, so a read can time out without disturbing the socket. Sends
 /// never throw for a connection the server has dropped (a conformance case decides what that means); they record
 /// <see cref="SendError"/> instead.
 /// </remarks>
-internal sealed class RawClient : IAsyncDisposable
+internal sealed partial class RawClient : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
@@ -78,6 +83,7 @@ internal sealed class RawClient : IAsyncDisposable
     private static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private readonly Socket _socket;
+    private readonly SslStream? _tls;
     private readonly Pipe _received = new(new PipeOptions(pauseWriterThreshold: 8 * 1024 * 1024, resumeWriterThreshold: 4 * 1024 * 1024, useSynchronizationContext: false));
     private readonly Task _pump;
     private readonly int _port;
@@ -86,9 +92,10 @@ internal sealed class RawClient : IAsyncDisposable
     private MemoryStream? _message;
     private bool _closeFrameSeen;
 
-    private RawClient(Socket socket, int port)
+    private RawClient(Socket socket, SslStream? tls, int port)
     {
         _socket = socket;
+        _tls = tls;
         _port = port;
         _pump = PumpAsync();
     }
@@ -99,31 +106,51 @@ internal sealed class RawClient : IAsyncDisposable
     /// <summary>The 101 response of <see cref="OpenAsync"/>.</summary>
     public RawHttpResponse? Handshake { get; private set; }
 
-    /// <summary>Opens a TCP connection to 127.0.0.1 and nothing more.</summary>
-    public static async Task<RawClient> ConnectAsync(int port)
+    /// <summary>The TLS version negotiated; null without TLS.</summary>
+    public SslProtocols? TlsProtocol => _tls?.SslProtocol;
+
+    /// <summary>
+    /// Opens a TCP connection to 127.0.0.1 and nothing more; with <paramref name="tls"/>, also the TLS handshake
+    /// (trusting the test certificates, limited to <paramref name="protocols"/> unless None).
+    /// </summary>
+    public static async Task<RawClient> ConnectAsync(int port, bool tls = false, SslProtocols protocols = SslProtocols.None)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SslStream? stream = null;
         try
         {
             using var timeout = new CancellationTokenSource(DefaultTimeout);
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), timeout.Token);
+            if (tls)
+            {
+                stream = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                SslClientAuthenticationOptions options = TestCertificates.ClientOptions();
+                options.TargetHost = "localhost";
+                options.EnabledSslProtocols = protocols;
+                await stream.AuthenticateAsClientAsync(options, timeout.Token);
+            }
         }
         catch
         {
+            stream?.Dispose();
             socket.Dispose();
             throw;
         }
 
-        return new RawClient(socket, port);
+        return new RawClient(socket, stream, port);
     }
 
     /// <summary>Connects and completes the opening handshake, asserting a correct 101 response.</summary>
     /// <param name="port">The server's port.</param>
     /// <param name="path">The request target.</param>
     /// <param name="extraHeaders">More header lines, e.g. "Origin: https://example.com".</param>
-    public static async Task<RawClient> OpenAsync(int port, string path = "/", params string[] extraHeaders)
+    public static Task<RawClient> OpenAsync(int port, string path = "/", params string[] extraHeaders) =>
+        OpenAsync(port, tls: false, path, extraHeaders);
+
+    /// <summary>Connects (over TLS when <paramref name="tls"/>) and completes the opening handshake, asserting a correct 101 response.</summary>
+    public static async Task<RawClient> OpenAsync(int port, bool tls, string path = "/", params string[] extraHeaders)
     {
-        RawClient client = await ConnectAsync(port);
+        RawClient client = await ConnectAsync(port, tls);
         try
         {
             string key = NewKey();
@@ -157,13 +184,16 @@ internal sealed class RawClient : IAsyncDisposable
         Encoding.Latin1.GetBytes(requestLine + "\r\n" + string.Concat(headerLines.Select(h => h + "\r\n")) + "\r\n");
 
     /// <summary>Asserts that a response accepts the handshake as RFC 6455 §4.2.2 requires, for the given key.</summary>
-    public static void AssertAccepts(RawHttpResponse response, string key)
+    /// <param name="response">The server's response.</param>
+    /// <param name="key">The request's Sec-WebSocket-Key.</param>
+    /// <param name="extensionsOffered">Whether the request offered extensions; if not, the response must name none.</param>
+    public static void AssertAccepts(RawHttpResponse response, string key, bool extensionsOffered = false)
     {
         Assert.True(response.StatusCode == 101, $"Expected 101 Switching Protocols, got {response}");
         Assert.True(response.HasToken("Upgrade", "websocket"), $"The 101 response must carry Upgrade: websocket: {response}");
         Assert.True(response.HasToken("Connection", "Upgrade"), $"The 101 response must carry Connection: Upgrade: {response}");
         Assert.Equal(AcceptFor(key), response["Sec-WebSocket-Accept"]);
-        Assert.True(response["Sec-WebSocket-Extensions"] is null, $"No extension was offered or negotiated, yet the server sent one: {response}");
+        Assert.True(extensionsOffered || response["Sec-WebSocket-Extensions"] is null, $"No extension was offered or negotiated, yet the server sent one: {response}");
     }
 
     /// <summary>
@@ -177,13 +207,13 @@ internal sealed class RawClient : IAsyncDisposable
         {
             if (chopSize <= 0)
             {
-                await _socket.SendAsync(bytes, SocketFlags.None, timeout.Token);
+                await WriteAsync(bytes, timeout.Token);
                 return;
             }
 
             for (int offset = 0; offset < bytes.Length; offset += chopSize)
             {
-                await _socket.SendAsync(bytes.Slice(offset, Math.Min(chopSize, bytes.Length - offset)), SocketFlags.None, timeout.Token);
+                await WriteAsync(bytes.Slice(offset, Math.Min(chopSize, bytes.Length - offset)), timeout.Token);
                 if (chopDelayMs > 0)
                 {
                     await Task.Delay(chopDelayMs, timeout.Token);
@@ -193,6 +223,11 @@ internal sealed class RawClient : IAsyncDisposable
         catch (SocketException e)
         {
             SendError ??= e.SocketErrorCode.ToString();
+        }
+        catch (IOException e)
+        {
+            // Over TLS the socket's error comes wrapped.
+            SendError ??= e.InnerException is SocketException inner ? inner.SocketErrorCode.ToString() : e.Message;
         }
         catch (ObjectDisposedException)
         {
@@ -292,8 +327,8 @@ internal sealed class RawClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Expects the next event to be a data message with exactly this opcode and payload.</summary>
-    public async Task ExpectMessageAsync(int opcode, byte[] payload, TimeSpan? timeout = null)
+    /// <summary>Expects the next event to be a data message with exactly this opcode and payload, and returns it.</summary>
+    public async Task<ServerEvent> ExpectMessageAsync(int opcode, byte[] payload, TimeSpan? timeout = null)
     {
         string expected = $"a {Op.Name(opcode)} message of {payload.Length} bytes {ServerEvent.Preview(payload)}";
         ServerEvent received = await NextEventAsync(timeout, expected);
@@ -304,6 +339,8 @@ internal sealed class RawClient : IAsyncDisposable
             int first = received.Payload.AsSpan().CommonPrefixLength(payload);
             Assert.Fail($"Expected {expected}, got {received}: the payloads differ from byte {first}.");
         }
+
+        return received;
     }
 
     public Task ExpectTextAsync(string text, TimeSpan? timeout = null) => ExpectMessageAsync(Op.Text, Encoding.UTF8.GetBytes(text), timeout);
@@ -393,6 +430,8 @@ internal sealed class RawClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Deflate?.Dispose();
+        _tls?.Dispose();
         _socket.Dispose();
         await _pump;
         await _received.Reader.CompleteAsync();
@@ -407,7 +446,7 @@ internal sealed class RawClient : IAsyncDisposable
             while (true)
             {
                 Memory<byte> memory = writer.GetMemory(64 * 1024);
-                int received = await _socket.ReceiveAsync(memory, SocketFlags.None);
+                int received = _tls is null ? await _socket.ReceiveAsync(memory, SocketFlags.None) : await _tls.ReadAsync(memory);
                 if (received == 0)
                 {
                     _tcpClosedHow = "EOF";
@@ -426,6 +465,10 @@ internal sealed class RawClient : IAsyncDisposable
         {
             _tcpClosedHow = $"reset: {e.SocketErrorCode}";
         }
+        catch (IOException e)
+        {
+            _tcpClosedHow = e.InnerException is SocketException inner ? $"reset: {inner.SocketErrorCode}" : $"TLS error: {e.Message}";
+        }
         catch (ObjectDisposedException)
         {
             _tcpClosedHow = "closed by the client";
@@ -436,11 +479,17 @@ internal sealed class RawClient : IAsyncDisposable
         }
     }
 
+    private ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) =>
+        _tls is null ? SendAllAsync(bytes, cancellationToken) : _tls.WriteAsync(bytes, cancellationToken);
+
+    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) =>
+        await _socket.SendAsync(bytes, SocketFlags.None, cancellationToken);
+
     private async Task<ServerEvent> ReadEventAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
-            (bool fin, int opcode, byte[] payload)? frame = await ReadFrameAsync(cancellationToken);
+            (bool fin, int opcode, int rsv, byte[] payload)? frame = await ReadFrameAsync(cancellationToken);
             if (frame is null)
             {
                 Assert.True(_messageOpcode < 0, $"The TCP connection closed ({_tcpClosedHow}) in the middle of a fragmented message.");
@@ -448,8 +497,9 @@ internal sealed class RawClient : IAsyncDisposable
                 return new ServerEvent(ServerEventKind.TcpClosed, -1, [], TcpClosedHow: how);
             }
 
-            (bool finalFragment, int op, byte[] data) = frame.Value;
+            (bool finalFragment, int op, int rsv, byte[] data) = frame.Value;
             Assert.False(_closeFrameSeen, $"The server sent a {Op.Name(op)} frame after its close frame (RFC 6455 §5.5.1).");
+            CheckCompressionBit(op, rsv);
             switch (op)
             {
                 case Op.Ping:
@@ -462,6 +512,7 @@ internal sealed class RawClient : IAsyncDisposable
                 case Op.Text or Op.Binary:
                     Assert.True(_messageOpcode < 0, "The server started a new message before finishing its fragmented one (RFC 6455 §5.4).");
                     _messageOpcode = op;
+                    _messageCompressed = rsv != 0;
                     _message = new MemoryStream(data.Length);
                     break;
                 default:
@@ -472,7 +523,7 @@ internal sealed class RawClient : IAsyncDisposable
             _message!.Write(data);
             if (finalFragment)
             {
-                byte[] message = _message.ToArray();
+                byte[] message = ReceivedPayload(_message.ToArray(), _messageCompressed);
                 int messageOpcode = _messageOpcode;
                 _messageOpcode = -1;
                 _message = null;
@@ -481,7 +532,7 @@ internal sealed class RawClient : IAsyncDisposable
                     AssertUtf8(message, "The server sent a text message that is not valid UTF-8 (RFC 6455 §8.1).");
                 }
 
-                return new ServerEvent(ServerEventKind.Message, messageOpcode, message);
+                return new ServerEvent(ServerEventKind.Message, messageOpcode, message, Compressed: _messageCompressed);
             }
         }
     }
@@ -514,7 +565,7 @@ internal sealed class RawClient : IAsyncDisposable
     }
 
     /// <summary>Reads one server frame and checks its header; null when the TCP connection ended at a frame boundary.</summary>
-    private async Task<(bool Fin, int Opcode, byte[] Payload)?> ReadFrameAsync(CancellationToken cancellationToken)
+    private async Task<(bool Fin, int Opcode, int Rsv, byte[] Payload)?> ReadFrameAsync(CancellationToken cancellationToken)
     {
         byte[]? start = await ReadBytesAsync(2, cancellationToken);
         if (start is null)
@@ -528,7 +579,7 @@ internal sealed class RawClient : IAsyncDisposable
         bool masked = (start[1] & 0x80) != 0;
         long length = start[1] & 0x7F;
         Assert.False(masked, "The server sent a masked frame; server frames must not be masked (RFC 6455 §5.1).");
-        Assert.True(rsv == 0, $"The server set RSV bits {rsv} without a negotiated extension (RFC 6455 §5.2).");
+        Assert.True(rsv == 0 || (rsv == Rsv1 && Deflate is not null), $"The server set RSV bits {rsv} without a negotiated extension that defines them (RFC 6455 §5.2).");
         Assert.True(Op.IsDefined(opcode), $"The server sent reserved opcode {opcode} (RFC 6455 §5.2).");
         if (length == 126)
         {
@@ -551,7 +602,7 @@ internal sealed class RawClient : IAsyncDisposable
         }
 
         byte[] payload = length == 0 ? [] : await ReadRequiredAsync((int)length, cancellationToken);
-        return (fin, opcode, payload);
+        return (fin, opcode, rsv, payload);
     }
 
     private async Task<byte[]> ReadRequiredAsync(int count, CancellationToken cancellationToken) =>

@@ -93,8 +93,11 @@ internal static class WireFrame
 
     public static byte[] Close(int code, string reason) => Close(code, Encoding.UTF8.GetBytes(reason));
 
-    /// <summary>A data message split into frames of <paramref name="fragmentSize"/> bytes (the last may be shorter), all in one buffer.</summary>
-    public static byte[] Fragmented(int opcode, ReadOnlySpan<byte> payload, int fragmentSize)
+    /// <summary>
+    /// A data message split into frames of <paramref name="fragmentSize"/> bytes (the last may be shorter), all in one
+    /// buffer; <paramref name="firstRsv"/> goes on the first frame only (RSV1 for a compressed message, RFC 7692 §6.1).
+    /// </summary>
+    public static byte[] Fragmented(int opcode, ReadOnlySpan<byte> payload, int fragmentSize, int firstRsv = 0)
     {
         var frames = new List<byte[]>();
         int offset = 0;
@@ -102,7 +105,9 @@ internal static class WireFrame
         {
             int length = Math.Min(fragmentSize, payload.Length - offset);
             bool last = offset + length == payload.Length;
-            frames.Add(Encode(offset == 0 ? opcode : Op.Continuation, payload.Slice(offset, length), fin: last));
+            frames.Add(offset == 0
+                ? Encode(opcode, payload[..length], fin: last, rsv: firstRsv)
+                : Encode(Op.Continuation, payload.Slice(offset, length), fin: last));
             offset += length;
         }
         while (offset < payload.Length);

@@ -1,21 +1,29 @@
 using System.Net;
 using System.Net.WebSockets;
+using Tern.TestSupport;
 
 namespace Tern.Tests.TestSupport;
 
 /// <summary>A Tern server on 127.0.0.1 and a free port, for one test.</summary>
 internal sealed class TestServer : IAsyncDisposable
 {
-    private TestServer(WebSocketServer server)
+    private TestServer(WebSocketServer server, bool secure)
     {
         Server = server;
+        IsSecure = secure;
     }
 
     public WebSocketServer Server { get; }
 
     public int Port => Server.LocalEndPoints[0].Port;
 
-    public Uri Uri(string path = "/") => new($"ws://127.0.0.1:{Port}{path}");
+    /// <summary>Whether the server speaks TLS (its options had <see cref="WebSocketServerOptions.Tls"/>).</summary>
+    public bool IsSecure { get; }
+
+    /// <summary>ws or wss, as the server speaks.</summary>
+    public string Scheme => IsSecure ? "wss" : "ws";
+
+    public Uri Uri(string path = "/") => new($"{Scheme}://127.0.0.1:{Port}{path}");
 
     /// <summary>Starts a server; <paramref name="configure"/> maps routes (an echo at every path when null).</summary>
     public static async Task<TestServer> StartAsync(Action<WebSocketServer>? configure = null, Action<WebSocketServerOptions>? options = null)
@@ -26,7 +34,7 @@ internal sealed class TestServer : IAsyncDisposable
         var server = new WebSocketServer(serverOptions);
         (configure ?? MapEcho)(server);
         await server.StartAsync();
-        return new TestServer(server);
+        return new TestServer(server, serverOptions.Tls is not null);
     }
 
     public static void MapEcho(WebSocketServer server) =>
@@ -41,6 +49,11 @@ internal sealed class TestServer : IAsyncDisposable
     public async Task<ClientWebSocket> ConnectClientAsync(string path = "/", Action<ClientWebSocketOptions>? configure = null)
     {
         var client = new ClientWebSocket();
+        if (IsSecure)
+        {
+            client.Options.RemoteCertificateValidationCallback = TestCertificates.Trust;
+        }
+
         configure?.Invoke(client.Options);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await client.ConnectAsync(Uri(path), timeout.Token);
