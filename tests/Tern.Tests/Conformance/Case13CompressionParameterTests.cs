@@ -144,6 +144,63 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
         await client.CloseNormallyAsync();
     }
 
+    /// <summary>
+    /// Compressed data as other senders may legally shape it, each message sent three times on a connection where the
+    /// client may keep its context (so the server's inflater must carry on after each): ended by a final block
+    /// (BFINAL=1, RFC 7692 §7.2.3.4), flushed in the middle as well as at the end (two blocks, §7.2.3.5), and split so that
+    /// the last frame is an empty continuation.
+    /// </summary>
+    [Theory]
+    [InlineData("13.n-tern.25", "final block")]
+    [InlineData("13.n-tern.26", "flushed mid-message")]
+    [InlineData("13.n-tern.27", "empty last frame")]
+    public async Task Case_13_n_tern_other_shapes_of_compressed_data(string caseId, string shape)
+    {
+        _ = caseId;
+        await using RawClient client = await RawClient.OpenWithExtensionsAsync(Port, Fixture.UseTls, CompressionEcho.DefaultOffer);
+        for (int i = 0; i < 3; i++)
+        {
+            byte[] message = CompressionPayloads.Messages(PayloadKind.Json, 3000, 1, first: i).Single();
+            byte[] wire = shape switch
+            {
+                "final block" => WireFrame.Encode(Op.Text, DeflateWhole(message, midFlush: false), rsv: RawClient.Rsv1),
+                "flushed mid-message" => WireFrame.Encode(Op.Text, DeflateWhole(message, midFlush: true), rsv: RawClient.Rsv1),
+                _ => WireFrame.Concat(
+                    WireFrame.Encode(Op.Text, client.Deflate!.Compress(message), fin: false, rsv: RawClient.Rsv1),
+                    WireFrame.Encode(Op.Continuation, [])),
+            };
+            await client.SendAsync(wire);
+            await client.ExpectMessageAsync(Op.Text, message);
+        }
+
+        await client.CloseNormallyAsync();
+    }
+
+    /// <summary>
+    /// The size limit (16 MiB) applies to the inflated message, exactly: a compressed message that inflates to the limit
+    /// is echoed (13.n-tern.28), one that inflates to a byte more fails with 1009 (13.f-tern.17).
+    /// </summary>
+    [Theory]
+    [InlineData("13.n-tern.28", 0)]
+    [InlineData("13.f-tern.17", 1)]
+    public async Task Case_13_tern_inflated_size_at_the_limit(string caseId, int over)
+    {
+        _ = caseId;
+        byte[] message = new byte[ConformanceServer.MaxMessageSize + over];
+        message.AsSpan().Fill((byte)'*');
+        await using RawClient client = await RawClient.OpenWithExtensionsAsync(Port, Fixture.UseTls, CompressionEcho.DefaultOffer);
+        await client.SendMessageAsync(Op.Text, message);
+        if (over == 0)
+        {
+            await client.ExpectMessageAsync(Op.Text, message, TimeSpan.FromSeconds(30));
+            await client.CloseNormallyAsync();
+        }
+        else
+        {
+            await client.ExpectFailureAsync(1009);
+        }
+    }
+
     /// <summary>RSV1 where RFC 7692 §6.1 forbids it, and RSV2/RSV3, which permessage-deflate does not define: 1002.</summary>
     [Theory]
     [InlineData("13.f-tern.1", "ping")]
@@ -254,6 +311,30 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
             $"The server allows context takeover, and the offer did not ask for server_no_context_takeover, yet it answered \"{agreement.Response}\".");
         Assert.True(agreement.Offer.ClientNoContextTakeover || !agreement.ClientNoContextTakeover,
             $"The server allows the client context takeover, and the offer did not give it up, yet it answered \"{agreement.Response}\".");
+    }
+
+    /// <summary>
+    /// A message deflated on its own: ended by a final block, or by a sync flush after each half, the last one's
+    /// 00 00 FF FF removed as RFC 7692 §7.2.1 requires.
+    /// </summary>
+    private static byte[] DeflateWhole(byte[] message, bool midFlush)
+    {
+        var output = new MemoryStream();
+        using (var deflate = new DeflateStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            if (midFlush)
+            {
+                deflate.Write(message.AsSpan(0, message.Length / 2));
+                deflate.Flush();
+                deflate.Write(message.AsSpan(message.Length / 2));
+                deflate.Flush();
+                return output.ToArray()[..^4];
+            }
+
+            deflate.Write(message);
+        }
+
+        return output.ToArray();
     }
 
     /// <summary>A message compressed without any negotiation, for the RSV1-without-an-offer case.</summary>
