@@ -25,6 +25,9 @@ internal sealed class ConnectionSettings
     /// <summary>Rate limits for the log lines a crowd of peers can cause, shared by all connections.</summary>
     public LogThrottles LogThrottles { get; init; } = new();
 
+    /// <summary>permessage-deflate settings (what the server accepts or the client offered); null when off.</summary>
+    public WebSocketCompressionOptions? Compression { get; init; }
+
     /// <summary>The server's metrics; null for client connections, which have none.</summary>
     public TernMetrics? Metrics { get; init; }
 }

@@ -95,6 +95,11 @@ public static class WebSocketClient
             string key = ClientHandshake.CreateKey();
             string target = uri.PathAndQuery.Length == 0 ? "/" : uri.PathAndQuery;
             List<KeyValuePair<string, string>> headers = ClientHandshake.CreateRequestHeaders(uri, key, options.Subprotocols, options.Headers);
+            if (options.Compression is { } compression)
+            {
+                headers.Add(new("Sec-WebSocket-Extensions", ExtensionNegotiation.CreateOffer(compression)));
+            }
+
             ClientHandshake.WriteRequest(io.BeginOutput(), target, headers);
             io.CommitOutput();
 
@@ -102,7 +107,7 @@ public static class WebSocketClient
             while (result is null)
             {
                 ReadResult read = await io.Input.ReadAsync(timeout.Token).ConfigureAwait(false);
-                HttpParseStatus status = ClientHandshake.TryReadResponse(read.Buffer, key, options.Subprotocols.ToArray(), out SequencePosition consumed, out result, out string? error);
+                HttpParseStatus status = ClientHandshake.TryReadResponse(read.Buffer, key, options.Subprotocols.ToArray(), out SequencePosition consumed, out result, out string? error, options.Compression);
                 if (status == HttpParseStatus.Invalid)
                 {
                     throw new WebSocketHandshakeException(error!);
@@ -130,7 +135,8 @@ public static class WebSocketClient
                 MaxSendQueueSize = options.MaxSendQueueSize,
                 CloseTimeout = options.CloseTimeout,
                 Logger = logger,
-            });
+                Compression = options.Compression,
+            }, result.Deflate, result.Extensions);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

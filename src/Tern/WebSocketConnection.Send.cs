@@ -87,6 +87,26 @@ public sealed partial class WebSocketConnection
         return _close.CanSend;
     }
 
+    /// <summary>Writes a data message as one frame, compressed when permessage-deflate is on and the message is long enough.</summary>
+    private void WriteMessageLocked(Opcode opcode, ReadOnlySpan<byte> payload)
+    {
+        if (_compressor is not { } compressor || !compressor.ShouldCompress(payload.Length))
+        {
+            WriteFrameLocked(opcode, payload);
+            return;
+        }
+
+        byte[] compressed = compressor.Compress(payload, out int length);
+        try
+        {
+            WriteFrameLocked(opcode, compressed.AsSpan(0, length), compressed: true);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(compressed);
+        }
+    }
+
     private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload, bool compressed = false)
     {
         FrameWriter.WriteFrame(_io.BeginOutput(), opcode, payload, fin: true, compressed, _maskOutgoing, _maskOutgoing ? _maskKeys.Next() : 0);
@@ -120,7 +140,7 @@ public sealed partial class WebSocketConnection
 
             if (policy == SlowConsumerPolicy.Wait || _io.QueuedBytes <= _settings.MaxSendQueueSize)
             {
-                WriteFrameLocked(opcode, payload);
+                WriteMessageLocked(opcode, payload);
                 _settings.Metrics?.MessageSent(opcode == Opcode.Text, payload.Length);
                 return policy == SlowConsumerPolicy.Wait ? WaitForQueueAsync(cancellationToken) : default;
             }
@@ -139,11 +159,12 @@ public sealed partial class WebSocketConnection
     }
 
     /// <summary>
-    /// Queues an already-encoded data frame (a broadcast, encoded once for every receiver). Never waits: a connection
-    /// over its limit gets nothing under <see cref="SlowConsumerPolicy.Drop"/>, and is closed as a slow consumer under
-    /// the other policies. A connection that is closing is skipped. Returns whether the frame was queued.
+    /// Queues a broadcast message in the encoding this connection needs: the frame shared by every connection with the
+    /// same outgoing settings, or (under context takeover) compressed with this connection's own deflater. Never waits:
+    /// a connection over its limit gets nothing under <see cref="SlowConsumerPolicy.Drop"/>, and is closed as a slow
+    /// consumer under the other policies. A connection that is closing is skipped. Returns whether it was queued.
     /// </summary>
-    internal bool DeliverBroadcast(ReadOnlySpan<byte> frame)
+    internal bool DeliverBroadcast(BroadcastFrames frames)
     {
         long discarded;
         lock (_sendLock)
@@ -155,6 +176,13 @@ public sealed partial class WebSocketConnection
 
             if (_io.QueuedBytes <= _settings.MaxSendQueueSize)
             {
+                if (_compressor is { KeepsContext: true } compressor && compressor.ShouldCompress(frames.Payload.Length))
+                {
+                    WriteMessageLocked(frames.Opcode, frames.Payload);
+                    return true;
+                }
+
+                ReadOnlySpan<byte> frame = frames.FrameFor(_compressor);
                 IBufferWriter<byte> output = _io.BeginOutput();
                 frame.CopyTo(output.GetSpan(frame.Length));
                 output.Advance(frame.Length);

@@ -27,6 +27,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     private readonly DuplexConnection _io;
     private readonly WebSocketDecoder _decoder;
+    private readonly MessageCompressor? _compressor;
     private readonly ConnectionSettings _settings;
     private readonly bool _maskOutgoing;
     private readonly object _sendLock = new();
@@ -58,13 +59,26 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// </summary>
     private long PongThreshold => Math.Min(PongCoalescingThreshold, _settings.MaxSendQueueSize / 4);
 
-    internal WebSocketConnection(DuplexConnection io, HttpRequestHead request, string? subprotocol, bool isClient, ConnectionSettings settings)
+    internal WebSocketConnection(DuplexConnection io, HttpRequestHead request, string? subprotocol, bool isClient, ConnectionSettings settings,
+        PerMessageDeflateParameters? deflate = null, string? extensions = null)
     {
         _io = io;
         Request = request;
         Subprotocol = subprotocol;
+        Extensions = extensions;
         _maskOutgoing = isClient;
-        _decoder = new WebSocketDecoder(expectMaskedFrames: !isClient, settings.MaxMessageSize, settings.ReceiveBudget);
+        bool peerContextTakeover = false;
+        if (deflate is not null && settings.Compression is { } compression)
+        {
+            // Each side compresses under its own parameters and decompresses under the peer's.
+            (bool ownNoContext, int ownBits, bool peerNoContext) = isClient
+                ? (deflate.ClientNoContextTakeover, deflate.ClientMaxWindowBits, deflate.ServerNoContextTakeover)
+                : (deflate.ServerNoContextTakeover, deflate.ServerMaxWindowBits, deflate.ClientNoContextTakeover);
+            _compressor = new MessageCompressor(compression.Level, ownBits, keepContext: !ownNoContext, compression.MinimumMessageSize);
+            peerContextTakeover = !peerNoContext;
+        }
+
+        _decoder = new WebSocketDecoder(expectMaskedFrames: !isClient, settings.MaxMessageSize, settings.ReceiveBudget, perMessageDeflate: deflate is not null, peerContextTakeover);
         _settings = settings;
         Id = Interlocked.Increment(ref s_nextId);
         if (isClient)
@@ -102,6 +116,12 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     /// <summary>The negotiated subprotocol, or null.</summary>
     public string? Subprotocol { get; }
+
+    /// <summary>
+    /// The negotiated <c>Sec-WebSocket-Extensions</c> value (for example <c>permessage-deflate; server_no_context_takeover</c>),
+    /// or null when no extension is in use.
+    /// </summary>
+    public string? Extensions { get; }
 
     /// <summary>Application data: what the handshake hook stored, and whatever the application adds. Not synchronized.</summary>
     public IDictionary<string, object?> Items => _items ??= new Dictionary<string, object?>();
@@ -165,6 +185,11 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0 && Interlocked.CompareExchange(ref _receiving, 1, 0) == 0)
         {
             _decoder.Dispose();
+            lock (_sendLock)
+            {
+                _compressor?.Dispose();
+            }
+
             ReleasePendingPong();
             await _io.Input.CompleteAsync().ConfigureAwait(false);
         }

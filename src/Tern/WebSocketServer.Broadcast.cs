@@ -48,21 +48,20 @@ public sealed partial class WebSocketServer
     private void BroadcastFrame(Opcode opcode, ReadOnlySpan<byte> payload, IEnumerable<WebSocketConnection>? connections)
     {
         // Server frames are unmasked, so one encoding serves every receiver.
-        byte[] frame = ArrayPool<byte>.Shared.Rent(FrameWriter.GetFrameLength(payload.Length, masked: false));
+        BroadcastFrames frames = BroadcastFrames.Rent(opcode, payload, _options.Compression?.Level ?? 0);
         try
         {
-            int length = FrameWriter.WriteFrame(frame, opcode, payload);
-            int delivered = Broadcast(frame.AsSpan(0, length), connections, _connections);
+            int delivered = Broadcast(frames, connections, _connections);
             _metrics.MessagesSent(opcode == Opcode.Text, payload.Length, delivered);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(frame);
+            frames.Return();
         }
     }
 
     /// <summary>Queues the frame on each connection; returns on how many it was queued.</summary>
-    private static int Broadcast(ReadOnlySpan<byte> frame, IEnumerable<WebSocketConnection>? connections, ConcurrentDictionary<long, WebSocketConnection> registry)
+    private static int Broadcast(BroadcastFrames frame, IEnumerable<WebSocketConnection>? connections, ConcurrentDictionary<long, WebSocketConnection> registry)
     {
         int delivered = 0;
         if (connections is null)

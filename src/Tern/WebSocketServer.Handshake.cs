@@ -112,9 +112,13 @@ public sealed partial class WebSocketServer
             return default;
         }
 
+        string? extensions = null;
+        PerMessageDeflateParameters? deflate = _options.Compression is { } compression
+            ? ExtensionNegotiation.Negotiate(head.Headers["Sec-WebSocket-Extensions"], compression, out extensions)
+            : null;
         try
         {
-            Handshake.WriteAccept(io.BeginOutput(), head.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions: null, context.ResponseHeaders);
+            Handshake.WriteAccept(io.BeginOutput(), head.Headers["Sec-WebSocket-Key"]!, context!.Subprotocol, extensions, context.ResponseHeaders);
         }
         catch (ArgumentException e)
         {
@@ -126,7 +130,7 @@ public sealed partial class WebSocketServer
         }
 
         io.CommitOutput();
-        var connection = new WebSocketConnection(io, head, context.Subprotocol, isClient: false, _connectionSettings);
+        var connection = new WebSocketConnection(io, head, context.Subprotocol, isClient: false, _connectionSettings, deflate, extensions);
         foreach (KeyValuePair<string, object?> item in context.Items)
         {
             connection.Items[item.Key] = item.Value;

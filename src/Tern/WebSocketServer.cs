@@ -70,6 +70,7 @@ public sealed partial class WebSocketServer : IAsyncDisposable
             ReceiveBudget = _receiveBudget,
             SlowConsumerPolicy = _options.SlowConsumerPolicy,
             Metrics = _metrics,
+            Compression = _options.Compression,
         };
         _leaveRegistry = state => LeaveRegistry((WebSocketConnection)state!);
     }

@@ -107,6 +107,7 @@ struct options {
     int deflate_level;
     const char *payload_name;
     const char *payload_file;
+    int greet; /* hold: each connection echoes one message before it idles */
     /* derived */
     struct pmd_params offer;
     int client_window_bits; /* what our compressor uses: the offer's client_max_window_bits value, else 15 */
@@ -130,6 +131,7 @@ struct connection {
     uint8_t started;  /* echo: its first messages are out */
     uint8_t live;     /* subscriber counted in live_subscribers */
     uint8_t corrupt;  /* the message being received differs from what was sent */
+    uint8_t awaiting_greeting; /* hold --greet: open, its message sent, the echo not back yet (still pending) */
     uint32_t id;      /* global index */
     uint64_t deadline; /* of the current transient state, 0 for none */
     uint64_t began;    /* when connect() was called */
@@ -149,7 +151,7 @@ struct connection {
 /* Written only by the owning worker (relaxed stores), read by the main thread. */
 struct counters {
     uint64_t received, received_bytes, sent, pings_sent, pongs, server_pings, cycles, opened, publisher_copies,
-        client_closed_tcp;
+        client_closed_tcp, greeted;
     /* errors */
     uint64_t connect_failed, handshake_failed, protocol_errors, server_closed, verify_failed, timeouts,
         unclean_closes;
@@ -301,7 +303,7 @@ static uint8_t *reserve(struct connection *c, size_t count)
 
 /* Where a message's head (sequence number, timestamps) sits: in echo, the payload's slot (0 for the fill
  * pattern); a broadcast message starts with it. */
-static size_t head_offset(void) { return opt.mode == MODE_ECHO ? opt.slot : 0; }
+static size_t head_offset(void) { return opt.mode == MODE_BROADCAST ? 0 : opt.slot; }
 
 /* Appends `bytes` as one data message, masked with a fresh key per frame and split into frames of opt.frame_size
  * when that is set; `compressed` sets RSV1 on the first frame. */
@@ -425,8 +427,9 @@ static void end_connection(struct worker *w, struct connection *c)
     }
     c->deflate = c->server_takeover = 0;
     c->inflate_error = 0;
-    if (c->state == STATE_CONNECTING || c->state == STATE_TLS || c->state == STATE_HANDSHAKE)
+    if (c->state == STATE_CONNECTING || c->state == STATE_TLS || c->state == STATE_HANDSHAKE || c->awaiting_greeting)
         w->pending--;
+    c->awaiting_greeting = 0;
     free(c->handshake);
     c->handshake = NULL;
     free(c->out);
@@ -580,11 +583,9 @@ static void send_handshake(struct worker *w, struct connection *c)
 
 /* ---------- echo ---------- */
 
-static void echo_send(struct worker *w, struct connection *c)
+/* Appends the echo message with this sequence number (compressed when negotiated: the variant for it). */
+static void append_sequenced(struct worker *w, struct connection *c, uint64_t sequence)
 {
-    uint64_t sequence = c->next_sequence++;
-    c->sent_at[sequence % opt.inflight] = w->now;
-    c->inflight++;
     if (c->deflate) {
         uint32_t variant = (uint32_t)(sequence % variant_count);
         append_frames(w, c, data_opcode(), variants[variant], variant_lengths[variant], 1);
@@ -594,6 +595,26 @@ static void echo_send(struct worker *w, struct connection *c)
         format_hex(sequence, head, (int)head_length);
         append_message(w, c, data_opcode(), head, head_length);
     }
+}
+
+/* Whether an echo is the message with this sequence number: type, length, head and (with --verify) content. */
+static int echo_matches(struct connection *c, uint64_t sequence, int opcode, uint64_t length, int corrupt,
+                        const char **why)
+{
+    size_t head_length = echo_head_length();
+    uint8_t expected_head[ECHO_HEAD];
+    format_hex(c->deflate ? sequence % variant_count : sequence, expected_head, (int)head_length);
+    int head_differs = memcmp(c->head, expected_head, head_length) != 0;
+    *why = head_differs ? ", wrong sequence number" : corrupt ? ", payload differs" : "";
+    return opcode == data_opcode() && length == opt.size && !corrupt && !head_differs;
+}
+
+static void echo_send(struct worker *w, struct connection *c)
+{
+    uint64_t sequence = c->next_sequence++;
+    c->sent_at[sequence % opt.inflight] = w->now;
+    c->inflight++;
+    append_sequenced(w, c, sequence);
     if (is_measuring())
         bump(&w->counters.sent, 1);
 }
@@ -614,17 +635,10 @@ static void echo_received(struct worker *w, struct connection *c, int opcode, ui
     uint64_t sequence = c->expected_sequence++;
     uint64_t sent = c->sent_at[sequence % opt.inflight];
     c->inflight--;
-    size_t head_length = echo_head_length();
-    uint8_t expected_head[ECHO_HEAD];
-    format_hex(c->deflate ? sequence % variant_count : sequence, expected_head, (int)head_length);
-    if (opcode != data_opcode() || length != opt.size || corrupt ||
-        memcmp(c->head, expected_head, head_length) != 0) {
-        note_error(w, &w->counters.verify_failed,
-                   "connection %u message %llu: echo differs (opcode %d, %llu bytes%s%s)", c->id,
-                   (unsigned long long)sequence, opcode, (unsigned long long)length,
-                   memcmp(c->head, expected_head, head_length) ? ", wrong sequence number" : "",
-                   corrupt ? ", payload differs" : "");
-    }
+    const char *why;
+    if (!echo_matches(c, sequence, opcode, length, corrupt, &why))
+        note_error(w, &w->counters.verify_failed, "connection %u message %llu: echo differs (opcode %d, %llu bytes%s)",
+                   c->id, (unsigned long long)sequence, opcode, (unsigned long long)length, why);
     if (is_measuring()) {
         bump(&w->counters.received, 1);
         bump(&w->counters.received_bytes, length);
@@ -632,6 +646,26 @@ static void echo_received(struct worker *w, struct connection *c, int opcode, ui
     }
     if (phase() == PHASE_RUN)
         echo_send(w, c);
+}
+
+/* ---------- hold --greet ---------- */
+
+/* The greeting's echo came back: the connection counts as open now, and idles from here on. */
+static void greeting_received(struct worker *w, struct connection *c, int opcode, uint64_t length, int corrupt)
+{
+    const char *why;
+    if (!c->awaiting_greeting) {
+        note_error(w, &w->counters.verify_failed, "connection %u: unexpected data message of %llu bytes", c->id,
+                   (unsigned long long)length);
+        return;
+    }
+    if (!echo_matches(c, 0, opcode, length, corrupt, &why))
+        note_error(w, &w->counters.verify_failed, "connection %u: the greeting's echo differs (opcode %d, %llu bytes%s)",
+                   c->id, opcode, (unsigned long long)length, why);
+    c->awaiting_greeting = 0;
+    c->deadline = 0;
+    w->pending--;
+    bump(&w->counters.greeted, 1);
 }
 
 /* ---------- broadcast ---------- */
@@ -722,7 +756,7 @@ static void on_payload(void *context, const uint8_t *bytes, size_t count, uint64
         memcpy(c->head + (from - head_at), bytes + (from - offset), (size_t)(to - from));
     }
     if (opt.verify && !c->corrupt) {
-        uint64_t head_end = head_at + (c->role == ROLE_ECHO ? echo_head_length() : BROADCAST_HEAD);
+        uint64_t head_end = head_at + (opt.mode == MODE_BROADCAST ? BROADCAST_HEAD : echo_head_length());
         uint64_t end = offset + count < opt.size ? offset + count : opt.size; /* longer is caught by length */
         uint64_t before_head = end < head_at ? end : head_at;
         uint64_t after_head = offset > head_end ? offset : head_end;
@@ -732,7 +766,10 @@ static void on_payload(void *context, const uint8_t *bytes, size_t count, uint64
 }
 
 /* Messages inflate into at most what was sent, plus one byte to tell a longer echo from an exact one. */
-static uint64_t inflate_limit(void) { return opt.mode == MODE_ECHO || opt.mode == MODE_BROADCAST ? opt.size + 1 : 125; }
+static uint64_t inflate_limit(void)
+{
+    return opt.mode == MODE_ECHO || opt.mode == MODE_BROADCAST || opt.greet ? opt.size + 1 : 125;
+}
 
 static void inflate_piece(struct connection *c, const uint8_t *bytes, size_t count, int last)
 {
@@ -772,13 +809,13 @@ static int on_message(void *context, int opcode, uint64_t length, int compressed
             fail_connection(w, c, &w->counters.protocol_errors, "connection %u: %s", c->id, pmd_error_text(error));
             return HOOK_CONNECTION_ENDED;
         }
-        if (is_measuring()) {
+        if (is_measuring() || c->awaiting_greeting) {
             bump(&w->counters.compressed_received, 1);
             bump(&w->counters.wire_bytes, length);
             bump(&w->counters.inflated_bytes, c->inflater->length);
         }
         length = c->inflater->length;
-    } else if (is_measuring() && opt.deflate) {
+    } else if ((is_measuring() || c->awaiting_greeting) && opt.deflate) {
         bump(&w->counters.uncompressed_received, 1);
         bump(&w->counters.wire_bytes, length);
         bump(&w->counters.inflated_bytes, length);
@@ -791,6 +828,12 @@ static int on_message(void *context, int opcode, uint64_t length, int compressed
     case ROLE_ECHO: echo_received(w, c, opcode, length, corrupt); break;
     case ROLE_PUBLISHER:
     case ROLE_SUBSCRIBER: broadcast_received(w, c, opcode, length, corrupt); break;
+    case ROLE_HOLD:
+        if (opt.greet) {
+            greeting_received(w, c, opcode, length, corrupt);
+            break;
+        }
+        /* fall through */
     default:
         note_error(w, &w->counters.verify_failed, "connection %u: unexpected data message of %llu bytes", c->id,
                    (unsigned long long)length);
@@ -858,6 +901,13 @@ static void on_open(struct worker *w, struct connection *c)
         if (is_measuring())
             histogram_record(w->latency, w->now - c->began);
         send_close(w, c);
+        break;
+    case ROLE_HOLD:
+        if (opt.greet) { /* still pending until the echo is back; bounded like the handshake */
+            c->awaiting_greeting = 1;
+            c->deadline = w->now + (uint64_t)(opt.connect_timeout * 1e9);
+            append_sequenced(w, c, 0);
+        }
         break;
     default: break;
     }
@@ -1008,7 +1058,8 @@ static int consume_handshake(struct worker *w, struct connection *c, const uint8
         c->server_takeover = !answer.server_no_context_takeover;
         c->decoder.compression_negotiated = 1;
     }
-    w->pending--;
+    if (!opt.greet)
+        w->pending--; /* else once the greeting's echo is back */
     c->state = STATE_OPEN;
     on_open(w, c);
     char *buffer = c->handshake;
@@ -1262,6 +1313,9 @@ static void expire(struct worker *w)
             fail_connection(w, c, &w->counters.timeouts, "no close frame from the server within %g s",
                             opt.close_timeout);
             break;
+        case STATE_OPEN: /* only a greeting has a deadline while open */
+            fail_connection(w, c, &w->counters.timeouts, "no echo of the greeting within %g s", opt.connect_timeout);
+            break;
         case STATE_AWAIT_EOF:
             /* RFC 6455 7.1.1 lets the client close TCP itself when the server takes too long. */
             bump(&w->counters.client_closed_tcp, 1);
@@ -1343,6 +1397,9 @@ static void usage(FILE *out)
             "  --server-pid PID    read the server's CPU time and memory from /proc/PID\n"
             "  --ping-interval S   hold: seconds between pings on each connection (5; 0 = none)\n"
             "  --settle S          hold: seconds to wait before reading the server's memory (2)\n"
+            "  --greet             hold: each connection echoes one message (--size or --payload, compressed with\n"
+            "                      --deflate) before it idles, so the memory read is that of connections that\n"
+            "                      have used TLS and compression, not only negotiated them\n"
             "  --ramp R            connection attempts in progress at once per thread (256)\n"
             "  --verify            compare every payload byte echoed or delivered with what was sent\n"
             "  --raw               plain TCP, for bench/peers/raw-tcp: no handshake (the server's greeting byte\n"
@@ -1406,7 +1463,7 @@ static void parse_options(int argc, char **argv)
     enum {
         O_MODE = 256, O_HOST, O_PORT, O_PATH, O_CONNS, O_INFLIGHT, O_SIZE, O_BINARY, O_TEXT, O_FRAME, O_DURATION,
         O_WARMUP, O_MESSAGES, O_THREADS, O_SOURCES, O_PID, O_PING, O_SETTLE, O_RAMP, O_VERIFY, O_RAW, O_CONNECT_TIMEOUT,
-        O_CLOSE_TIMEOUT, O_TLS, O_TLS_MAX, O_TLS_SUITES, O_DEFLATE, O_DEFLATE_OFFER, O_DEFLATE_LEVEL, O_PAYLOAD, O_PAYLOAD_FILE, O_HELP
+        O_CLOSE_TIMEOUT, O_TLS, O_TLS_MAX, O_TLS_SUITES, O_DEFLATE, O_DEFLATE_OFFER, O_DEFLATE_LEVEL, O_PAYLOAD, O_PAYLOAD_FILE, O_GREET, O_HELP
     };
     static const struct option long_options[] = {
         {"mode", required_argument, 0, O_MODE},
@@ -1440,6 +1497,7 @@ static void parse_options(int argc, char **argv)
         {"deflate-level", required_argument, 0, O_DEFLATE_LEVEL},
         {"payload", required_argument, 0, O_PAYLOAD},
         {"payload-file", required_argument, 0, O_PAYLOAD_FILE},
+        {"greet", no_argument, 0, O_GREET},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
     };
@@ -1505,6 +1563,7 @@ static void parse_options(int argc, char **argv)
         case O_DEFLATE_LEVEL: opt.deflate_level = (int)parse_number(optarg, "deflate-level"); break;
         case O_PAYLOAD: opt.payload_name = optarg; break;
         case O_PAYLOAD_FILE: opt.payload_file = optarg; break;
+        case O_GREET: opt.greet = 1; break;
         case O_HELP: usage(stdout); exit(0);
         default: usage(stderr); exit(1);
         }
@@ -1566,9 +1625,14 @@ static void parse_options(int argc, char **argv)
             exit(1);
         }
     }
-    if ((opt.payload_name || opt.payload_file) && (opt.mode != MODE_ECHO || size >= 0 || opt.binary ||
-                                                   (opt.payload_name && opt.payload_file))) {
-        fprintf(stderr, "tern-load: --payload and --payload-file are for echo, as text, and set the size themselves\n");
+    if (opt.greet && (opt.mode != MODE_HOLD || opt.raw)) {
+        fprintf(stderr, "tern-load: --greet is for hold mode over WebSocket\n");
+        exit(1);
+    }
+    if ((opt.payload_name || opt.payload_file) &&
+        ((opt.mode != MODE_ECHO && !opt.greet) || size >= 0 || opt.binary || (opt.payload_name && opt.payload_file))) {
+        fprintf(stderr, "tern-load: --payload and --payload-file are for echo and hold --greet, as text, and set the "
+                        "size themselves\n");
         exit(1);
     }
     if (opt.raw && opt.frame_size) {
@@ -1844,7 +1908,7 @@ int main(int argc, char **argv)
 
     if (opt.tls && tls_setup(opt.tls_max, opt.mode == MODE_HOLD || opt.mode == MODE_CONNECT, opt.tls_suites) != 0)
         exit(1);
-    uint64_t compressed_total = opt.deflate && opt.mode == MODE_ECHO ? compress_variants() : 0;
+    uint64_t compressed_total = opt.deflate && (opt.mode == MODE_ECHO || opt.greet) ? compress_variants() : 0;
     setup_workers((size_t)fill_size);
 
     if (opt.raw)
@@ -1864,7 +1928,12 @@ int main(int argc, char **argv)
         printf(opt.raw ? "%u concurrent connect+greeting+close cycles" : "%u concurrent connect+handshake+close cycles",
                opt.connections);
         break;
-    case MODE_HOLD: printf("%u idle connections, a ping every %g s each", opt.connections, opt.ping_interval); break;
+    case MODE_HOLD:
+        printf("%u idle connections, a ping every %g s each", opt.connections, opt.ping_interval);
+        if (opt.greet)
+            printf(", each after echoing one %llu B %s message", (unsigned long long)opt.size,
+                   opt.binary ? "binary" : "text");
+        break;
     }
     printf(", %d thread%s, %u source address%s, %g s after %g s warm-up\n", opt.threads, opt.threads > 1 ? "s" : "",
            opt.sources, opt.sources > 1 ? "es" : "", opt.duration, opt.warmup);
@@ -1993,8 +2062,11 @@ int main(int argc, char **argv)
         print_latency("handshake", latency);
         break;
     case MODE_HOLD:
-        printf("held         %llu connections for %.2f s; %llu pings, %llu pongs\n", (unsigned long long)total.opened,
+        printf("held         %llu connections for %.2f s; %llu pings, %llu pongs", (unsigned long long)total.opened,
                elapsed, (unsigned long long)total.pings_sent, (unsigned long long)total.pongs);
+        if (opt.greet)
+            printf("; %llu greetings echoed", (unsigned long long)total.greeted);
+        printf("\n");
         print_latency("ping rtt", latency);
         break;
     }
@@ -2056,14 +2128,15 @@ int main(int argc, char **argv)
     printf("RESULT mode=%s raw=%d conns=%u inflight=%u size=%llu opened=%llu seconds=%.3f rate=%.1f mbps=%.3f "
            "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu load_cpu_pct=%.1f server_cpu_pct=%.1f "
            "kib_per_conn=%.3f kib_per_conn_open=%.3f tls=%d deflate=%d compressed_received=%llu "
-           "uncompressed_received=%llu wire_pct=%.1f\n",
+           "uncompressed_received=%llu wire_pct=%.1f greeted=%llu\n",
            mode_names[opt.mode], opt.raw, opt.connections, opt.inflight, (unsigned long long)opt.size,
            (unsigned long long)total.opened, elapsed, rate, megabytes, histogram_quantile(latency, 0.5) / 1e3,
            histogram_quantile(latency, 0.99) / 1e3, histogram_quantile(latency, 0.999) / 1e3, latency->max / 1e3,
            (unsigned long long)errors, 100 * own_cpu / elapsed, server_cpu >= 0 ? 100 * server_cpu / elapsed : -1.0,
            kib_per_connection, kib_per_connection_open, opt.tls, opt.deflate,
            (unsigned long long)total.compressed_received, (unsigned long long)total.uncompressed_received,
-           total.inflated_bytes ? 100.0 * (double)total.wire_bytes / (double)total.inflated_bytes : 100.0);
+           total.inflated_bytes ? 100.0 * (double)total.wire_bytes / (double)total.inflated_bytes : 100.0,
+           (unsigned long long)total.greeted);
     free(latency);
     /* A run that moved nothing (say, a broadcast server that only echoes) measured nothing: not a success. */
     int nothing_measured = opt.mode != MODE_HOLD && work_items == 0;

@@ -8,10 +8,12 @@ namespace Tern.Protocol;
 /// <summary>The server's answer to a client handshake, once it is known to accept the connection.</summary>
 public sealed class ClientHandshakeResult
 {
-    internal ClientHandshakeResult(HttpHeaderCollection headers, string? subprotocol)
+    internal ClientHandshakeResult(HttpHeaderCollection headers, string? subprotocol, string? extensions = null, PerMessageDeflateParameters? deflate = null)
     {
         Headers = headers;
         Subprotocol = subprotocol;
+        Extensions = extensions;
+        Deflate = deflate;
     }
 
     /// <summary>The 101 response's headers.</summary>
@@ -19,6 +21,12 @@ public sealed class ClientHandshakeResult
 
     /// <summary>The subprotocol the server confirmed, or null.</summary>
     public string? Subprotocol { get; }
+
+    /// <summary>The server's <c>Sec-WebSocket-Extensions</c> answer, or null.</summary>
+    public string? Extensions { get; }
+
+    /// <summary>The permessage-deflate parameters in effect, or null when the server declined (or none was offered).</summary>
+    public PerMessageDeflateParameters? Deflate { get; }
 }
 
 /// <summary>
@@ -89,12 +97,13 @@ public static class ClientHandshake
     /// <summary>
     /// Reads the server's response head from <paramref name="buffer"/>. Returns <see cref="HttpParseStatus.NeedMoreData"/>
     /// until the head is complete; then <see cref="HttpParseStatus.Complete"/> with the result when the server accepted
-    /// (status 101, the right <c>Sec-WebSocket-Accept</c>, a subprotocol that was offered, no extension), or
+    /// (status 101, the right <c>Sec-WebSocket-Accept</c>, a subprotocol that was offered, no extension but a valid answer
+    /// to the permessage-deflate offer made from <paramref name="offeredCompression"/>), or
     /// <see cref="HttpParseStatus.Invalid"/> with a readable <paramref name="error"/>. <paramref name="consumed"/> is
     /// the position after the head: WebSocket frames may follow in the same buffer.
     /// </summary>
     public static HttpParseStatus TryReadResponse(in ReadOnlySequence<byte> buffer, string key, IReadOnlyCollection<string> offeredSubprotocols,
-        out SequencePosition consumed, out ClientHandshakeResult? result, out string? error)
+        out SequencePosition consumed, out ClientHandshakeResult? result, out string? error, WebSocketCompressionOptions? offeredCompression = null)
     {
         result = null;
         error = null;
@@ -160,13 +169,13 @@ public static class ClientHandshake
             return HttpParseStatus.Invalid;
         }
 
-        if (headers.Contains("Sec-WebSocket-Extensions"))
+        string? extensions = headers["Sec-WebSocket-Extensions"];
+        if (!ExtensionNegotiation.TryAcceptResponse(extensions, offeredCompression, out PerMessageDeflateParameters? deflate, out error))
         {
-            error = "The server enabled an extension that was not offered.";
             return HttpParseStatus.Invalid;
         }
 
-        result = new ClientHandshakeResult(headers, subprotocol);
+        result = new ClientHandshakeResult(headers, subprotocol, deflate is null ? null : extensions, deflate);
         return HttpParseStatus.Complete;
     }
 

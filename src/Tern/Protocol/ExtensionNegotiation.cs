@@ -143,10 +143,11 @@ public static class ExtensionNegotiation
             // server_max_window_bits is answered only when offered (then with the same or a smaller value, §7.1.2.1);
             // otherwise the server just stays within its own limit, which any decompressor with a 15-bit window reads.
             int serverBits = Math.Min(options.ServerMaxWindowBits, offered.ServerMaxWindowBits ?? 15);
-            // client_max_window_bits only if the client said it can limit its window (§7.1.2.2).
+            // client_max_window_bits only if the client said it can limit its window (§7.1.2.2). A value the client
+            // stated is always answered (with it or less): ClientWebSocket fails a connection whose answer leaves it out.
             int clientLimit = offered.ClientMaxWindowBits is > 0 and int stated ? stated : 15;
             int clientBits = Math.Min(options.ClientMaxWindowBits, clientLimit);
-            bool answerClientBits = offered.ClientMaxWindowBits is not null && options.ClientMaxWindowBits < clientLimit;
+            bool answerClientBits = offered.ClientMaxWindowBits > 0 || offered.ClientMaxWindowBits == 0 && clientBits < 15;
 
             var text = new StringBuilder(PerMessageDeflate);
             if (serverNoContext)

@@ -86,6 +86,8 @@ public sealed class WebSocketDecoder : IDisposable
     private readonly bool _expectMasked;
     private readonly long _maxMessageSize;
     private readonly BufferBudget? _budget;
+    private readonly bool _perMessageDeflate;
+    private readonly bool _keepInflater;
     private byte[]? _control;
 
     // The frame whose payload is being read.
@@ -103,6 +105,12 @@ public sealed class WebSocketDecoder : IDisposable
     private Utf8Validator _utf8;
     private bool _finished;
 
+    // A compressed message (RSV1 on its first frame): its payload goes through the inflater into the message buffer.
+    private bool _compressed;
+    private long _compressedLength;
+    private bool _inflateEnded;
+    private Inflater? _inflater;
+
     /// <summary>Creates a decoder.</summary>
     /// <param name="expectMaskedFrames">True on a server (client frames must be masked), false on a client (server frames must not be).</param>
     /// <param name="maxMessageSize">Largest message accepted, summed over its fragments; larger fails with 1009.</param>
@@ -110,16 +118,30 @@ public sealed class WebSocketDecoder : IDisposable
     /// Shared with other decoders: message buffers are reserved from it, and a message that would take it over its limit
     /// fails with 1013 (Try Again Later). Null for no shared limit.
     /// </param>
-    public WebSocketDecoder(bool expectMaskedFrames, long maxMessageSize, BufferBudget? budget = null)
+    /// <param name="perMessageDeflate">
+    /// permessage-deflate was negotiated (RFC 7692): RSV1 on a message's first frame marks it compressed, and it is
+    /// inflated as it arrives, <paramref name="maxMessageSize"/> applying to the inflated size.
+    /// </param>
+    /// <param name="peerContextTakeover">
+    /// The peer may refer back to earlier messages (it did not agree to no context takeover): this decoder then keeps
+    /// its own inflater from the first compressed message on. Otherwise an inflater is borrowed from a shared pool for
+    /// each compressed message and given back at its end.
+    /// </param>
+    public WebSocketDecoder(bool expectMaskedFrames, long maxMessageSize, BufferBudget? budget = null, bool perMessageDeflate = false, bool peerContextTakeover = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxMessageSize);
         _expectMasked = expectMaskedFrames;
-        _maxMessageSize = Math.Min(maxMessageSize, Array.MaxLength);
+        _maxMessageSize = Math.Min(maxMessageSize, Array.MaxLength - 1);
         _budget = budget;
+        _perMessageDeflate = perMessageDeflate;
+        _keepInflater = perMessageDeflate && peerContextTakeover;
     }
 
     /// <summary>True after a close or protocol error event: the decoder reads nothing more.</summary>
     public bool IsFinished => _finished;
+
+    /// <summary>Whether this decoder holds an inflater now (between messages, only under the peer's context takeover).</summary>
+    internal bool HoldsInflater => _inflater is not null;
 
     /// <summary>True while a fragmented message or a frame is partly received.</summary>
     public bool IsMidMessage => _inMessage || _inFrame;
@@ -189,21 +211,10 @@ public sealed class WebSocketDecoder : IDisposable
                 }
 
                 int take = (int)Math.Min(_frameRemaining, input.Length);
-                // The message's final size is known in its last frame; before that, only the limit bounds it.
-                long expected = _frame.Fin ? _messageLength + _frameRemaining : _maxMessageSize;
-                if (!EnsureMessageCapacity(_messageLength + take, expected))
+                ProtocolEvent? failure = _compressed ? InflatePayload(ref input, take) : BufferPayload(ref input, take);
+                if (failure is { } failed)
                 {
-                    return FailOverBudget();
-                }
-
-                Span<byte> target = _message.AsSpan(_messageLength, take);
-                CopyPayload(ref input, target);
-
-                _messageLength += take;
-                _frameRemaining -= take;
-                if (_messageKind == WebSocketMessageKind.Text && !_utf8.TryValidate(target))
-                {
-                    return Fail(WebSocketCloseCode.InvalidPayloadData, "A text message is not valid UTF-8.");
+                    return failed;
                 }
 
                 if (_frameRemaining > 0)
@@ -215,6 +226,11 @@ public sealed class WebSocketDecoder : IDisposable
             _inFrame = false;
             if (_frame.Fin)
             {
+                if (_compressed && FinishInflating() is { } failed)
+                {
+                    return failed;
+                }
+
                 if (_messageKind == WebSocketMessageKind.Text && !_utf8.IsComplete)
                 {
                     return Fail(WebSocketCloseCode.InvalidPayloadData, "A text message ends in the middle of a UTF-8 sequence.");
@@ -249,9 +265,16 @@ public sealed class WebSocketDecoder : IDisposable
     private ProtocolEvent? StartFrame()
     {
         FrameHeader frame = _frame;
-        if (frame.Rsv != 0)
+        // RSV1 is permessage-deflate's "compressed" bit: allowed once negotiated, and then only on a message's first frame.
+        bool rsv1 = frame.Rsv == 0b100 && _perMessageDeflate;
+        if (frame.Rsv != 0 && !rsv1)
         {
             return Fail(WebSocketCloseCode.ProtocolError, "Reserved bits are set but no extension was negotiated.");
+        }
+
+        if (rsv1 && frame.Opcode is not (Opcode.Text or Opcode.Binary))
+        {
+            return Fail(WebSocketCloseCode.ProtocolError, frame.IsControl ? "Control frames must not be compressed." : "Only the first frame of a message may have RSV1 set.");
         }
 
         if (frame.Masked != _expectMasked)
@@ -286,6 +309,9 @@ public sealed class WebSocketDecoder : IDisposable
                 _messageKind = frame.Opcode == Opcode.Text ? WebSocketMessageKind.Text : WebSocketMessageKind.Binary;
                 _messageLength = 0;
                 _utf8.Reset();
+                _compressed = rsv1;
+                _compressedLength = 0;
+                _inflateEnded = false;
                 break;
             case Opcode.Continuation:
                 if (!_inMessage)
@@ -300,12 +326,19 @@ public sealed class WebSocketDecoder : IDisposable
 
         // Compared as room left, not as a sum: a 64-bit length just below 2^63 plus the bytes already received would
         // overflow to a negative total and pass.
-        if (!frame.IsControl && frame.PayloadLength > _maxMessageSize - _messageLength)
+        if (!frame.IsControl && !_compressed && frame.PayloadLength > _maxMessageSize - _messageLength)
         {
             return Fail(WebSocketCloseCode.MessageTooBig, $"Messages are limited to {_maxMessageSize} bytes.");
         }
 
-        if (!frame.IsControl && frame.Fin && _message is null && frame.Opcode != Opcode.Continuation)
+        if (!frame.IsControl && _compressed && frame.PayloadLength > MaxCompressedLength - _compressedLength)
+        {
+            // The limit is on the inflated size, enforced while inflating; this only bounds the input that can never
+            // fit, with room for deflate's few bytes of overhead on incompressible data.
+            return Fail(WebSocketCloseCode.MessageTooBig, $"Messages are limited to {_maxMessageSize} bytes.");
+        }
+
+        if (!frame.IsControl && !_compressed && frame.Fin && _message is null && frame.Opcode != Opcode.Continuation)
         {
             // A single-frame message: its size is known now, so the buffer is rented once at the right size. Not beyond
             // what the pool serves, though: a header alone would otherwise reserve up to the message limit from the shared
@@ -320,6 +353,137 @@ public sealed class WebSocketDecoder : IDisposable
         _frameRemaining = frame.PayloadLength;
         _maskOffset = 0;
         return null;
+    }
+
+    /// <summary>Copies <paramref name="take"/> bytes of uncompressed payload into the message buffer, unmasked, validating text.</summary>
+    private ProtocolEvent? BufferPayload(ref ReadOnlySequence<byte> input, int take)
+    {
+        // The message's final size is known in its last frame; before that, only the limit bounds it.
+        long expected = _frame.Fin ? _messageLength + _frameRemaining : _maxMessageSize;
+        if (!EnsureMessageCapacity(_messageLength + take, expected))
+        {
+            return FailOverBudget();
+        }
+
+        Span<byte> target = _message.AsSpan(_messageLength, take);
+        CopyPayload(ref input, target);
+
+        _messageLength += take;
+        _frameRemaining -= take;
+        if (_messageKind == WebSocketMessageKind.Text && !_utf8.TryValidate(target))
+        {
+            return Fail(WebSocketCloseCode.InvalidPayloadData, "A text message is not valid UTF-8.");
+        }
+
+        return null;
+    }
+
+    /// <summary>Most compressed bytes a message may carry: the limit, plus deflate's overhead on data it cannot shrink.</summary>
+    private long MaxCompressedLength => _maxMessageSize + _maxMessageSize / 64 + 1024;
+
+    /// <summary>Unmasks <paramref name="take"/> bytes of compressed payload and inflates them into the message buffer.</summary>
+    private ProtocolEvent? InflatePayload(ref ReadOnlySequence<byte> input, int take)
+    {
+        Span<byte> scratch = stackalloc byte[4096];
+        while (take > 0)
+        {
+            Span<byte> chunk = scratch[..Math.Min(take, scratch.Length)];
+            CopyPayload(ref input, chunk);
+            take -= chunk.Length;
+            _frameRemaining -= chunk.Length;
+            _compressedLength += chunk.Length;
+            // Bytes after a final block (BFINAL) are ignored, as zlib does: RFC 7692 §7.2.3.4's own example has one.
+            if (!_inflateEnded && Inflate(chunk) is { } failed)
+            {
+                return failed;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Ends a compressed message: inflates the 00 00 FF FF the sender stripped (RFC 7692 §7.2.2), then gives the inflater
+    /// back to the pool, or keeps it for the next message under context takeover.
+    /// </summary>
+    private ProtocolEvent? FinishInflating()
+    {
+        if (!_inflateEnded && Inflate([0x00, 0x00, 0xFF, 0xFF]) is { } failed)
+        {
+            return failed;
+        }
+
+        if (_inflateEnded && _inflater is not null)
+        {
+            // The peer ended its deflate stream (BFINAL): whatever it sends next starts a new one.
+            _inflater.Reset();
+        }
+
+        _compressed = false;
+        if (!_keepInflater)
+        {
+            ReturnInflater();
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Inflates <paramref name="compressed"/> into the message buffer in bounded steps, never producing more than one byte
+    /// past the size limit, so a small bomb fails with 1009 after about the limit's worth of output. Text is validated as
+    /// it comes out.
+    /// </summary>
+    private ProtocolEvent? Inflate(ReadOnlySpan<byte> compressed)
+    {
+        Inflater inflater = _inflater ??= ZLibPool.RentInflater();
+        while (true)
+        {
+            if (!EnsureMessageCapacity(_messageLength + 1, _maxMessageSize + 1))
+            {
+                return FailOverBudget();
+            }
+
+            int room = (int)Math.Min(_message.Length - _messageLength, _maxMessageSize + 1 - _messageLength);
+            Span<byte> target = _message.AsSpan(_messageLength, room);
+            InflateStatus status = inflater.Inflate(compressed, target, out int consumed, out int written);
+            if (status == InflateStatus.Invalid)
+            {
+                return Fail(WebSocketCloseCode.InvalidPayloadData, "A compressed message is not valid deflate data.");
+            }
+
+            _messageLength += written;
+            compressed = compressed[consumed..];
+            if (_messageLength > _maxMessageSize)
+            {
+                return Fail(WebSocketCloseCode.MessageTooBig, $"Messages are limited to {_maxMessageSize} bytes (inflated).");
+            }
+
+            if (_messageKind == WebSocketMessageKind.Text && !_utf8.TryValidate(target[..written]))
+            {
+                return Fail(WebSocketCloseCode.InvalidPayloadData, "A text message is not valid UTF-8.");
+            }
+
+            if (status == InflateStatus.StreamEnd)
+            {
+                _inflateEnded = true;
+                return null;
+            }
+
+            // Done when the input is used up and the output was not the limit (zlib may hold more output back otherwise).
+            if (written < room && (compressed.IsEmpty || consumed == 0 && written == 0))
+            {
+                return null;
+            }
+        }
+    }
+
+    private void ReturnInflater()
+    {
+        if (_inflater is not null)
+        {
+            ZLibPool.Return(_inflater);
+            _inflater = null;
+        }
     }
 
     private ProtocolEvent CompleteControlFrame()
@@ -374,6 +538,7 @@ public sealed class WebSocketDecoder : IDisposable
         _finished = true;
         ReleaseMessageBuffer();
         ReleaseControlBuffer();
+        ReleaseInflater();
         return new ProtocolEvent(ProtocolEventType.ProtocolError, closeCode: code, reason: reason);
     }
 
@@ -426,6 +591,13 @@ public sealed class WebSocketDecoder : IDisposable
 
         _message = bigger;
         return true;
+    }
+
+    /// <summary>Frees the inflater when the decoder is done: its state may be mid-stream, so it does not go back to the pool.</summary>
+    private void ReleaseInflater()
+    {
+        _inflater?.Dispose();
+        _inflater = null;
     }
 
     private void ReleaseControlBuffer()
@@ -490,6 +662,7 @@ public sealed class WebSocketDecoder : IDisposable
         _inFrame = false;
         ReleaseMessageBuffer();
         ReleaseControlBuffer();
+        ReleaseInflater();
         _finished = true;
     }
 }

@@ -75,6 +75,11 @@ public class LoadToolSmokeTests
         Assert.True(exit == 0, $"tern-load {arguments} exited {exit}:\n{output}");
         string result = output.Split('\n').Last(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
         Assert.Contains("errors=0", result);
+        if (arguments.Contains("--greet", StringComparison.Ordinal))
+        {
+            Assert.Contains("greeted=50", result.Split(' ')); // every connection echoed its message before idling
+        }
+
         return result;
     }
 
@@ -84,6 +89,8 @@ public class LoadToolSmokeTests
     [InlineData("--mode broadcast --conns 20 --size 64 --verify")]
     [InlineData("--mode connect --conns 4")]
     [InlineData("--mode hold --conns 50 --ping-interval 0.2 --settle 0.2")]
+    [InlineData("--mode hold --conns 50 --ping-interval 0.2 --settle 0.2 --greet --payload chat300")]
+    [InlineData("--mode echo --conns 4 --payload chat16k --verify")]
     public async Task Each_mode_runs_without_errors(string arguments)
     {
         await using TestServer server = await StartEchoAndBroadcastAsync();
@@ -96,7 +103,7 @@ public class LoadToolSmokeTests
     [InlineData("--mode echo --conns 2 --size 100K --verify --tls-max 1.2")]
     [InlineData("--mode broadcast --conns 20 --size 64 --verify")]
     [InlineData("--mode connect --conns 4")]
-    [InlineData("--mode hold --conns 50 --ping-interval 0.2 --settle 0.2")]
+    [InlineData("--mode hold --conns 50 --ping-interval 0.2 --settle 0.2 --greet --size 100K")]
     public async Task Each_mode_runs_over_wss_without_errors(string arguments)
     {
         await using TestServer server = await StartEchoAndBroadcastAsync(options => options.Tls = TestCertificates.ServerOptions());

@@ -30,6 +30,62 @@ public class ClosingHandshakeTests
         }
     }
 
+    /// <summary>The bytes a server sends for a step: its close frame, or nothing.</summary>
+    private static byte[] Sent(CloseStep step)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        if (step.SendCloseFrame)
+        {
+            FrameWriter.WriteClose(output, step.Code, step.Reason);
+        }
+
+        return output.WrittenSpan.ToArray();
+    }
+
+    public static TheoryData<byte[], byte[]> PeerBytesAndAnswers => new()
+    {
+        // A close with code and reason is echoed with the code alone.
+        { Close(1000, "bye"), [0x88, 0x02, 0x03, 0xE8] },
+        { Close(4321, "application code"), [0x88, 0x02, 0x10, 0xE1] },
+        // An empty close (1005 inside) is echoed with an empty close, never with 1005 on the wire.
+        { Frame(Opcode.Close, []), [0x88, 0x00] },
+        // A close with a code that may not be sent (1005 itself) is a protocol error: 1002, with a reason.
+        { Frame(Opcode.Close, [0x03, 0xED]), [0x88] },
+        // A reserved bit: 1002.
+        { Frame(Opcode.Binary, [1, 2, 3], rsv: 0b001), [0x88] },
+        // A fragmented ping: 1002.
+        { Frame(Opcode.Ping, [], fin: false), [0x88] },
+        // An unmasked frame from a client: 1002.
+        { Frame(Opcode.Text, "x"u8, masked: false), [0x88] },
+    };
+
+    [Theory]
+    [MemberData(nameof(PeerBytesAndAnswers))]
+    public void WhatThePeerSendsDecidesTheCloseFrameSentBack(byte[] peerBytes, byte[] expectedPrefix)
+    {
+        byte[] sent = Sent(Receive(new ClosingHandshake(), peerBytes));
+        Assert.Equal(expectedPrefix, sent.AsSpan(0, Math.Min(sent.Length, expectedPrefix.Length)).ToArray());
+        if (expectedPrefix.Length == 1)
+        {
+            // An error close: 1002 and a readable reason.
+            Assert.Equal([0x03, 0xEA], sent.AsSpan(2, 2).ToArray());
+            Assert.True(sent[1] > 2);
+        }
+        else
+        {
+            Assert.Equal(expectedPrefix.Length, sent.Length);
+        }
+    }
+
+    [Fact]
+    public void AClosingConnectionSendsNoBytesForThePeersAnswer()
+    {
+        var handshake = new ClosingHandshake();
+        Assert.Equal([0x88, 0x05, 0x03, 0xE8, (byte)'b', (byte)'y', (byte)'e'], Sent(handshake.Close(WebSocketCloseCode.NormalClosure, "bye")));
+        Assert.Empty(Sent(Receive(handshake, Close(1000))));
+        Assert.Empty(Sent(handshake.Close(WebSocketCloseCode.NormalClosure, "bye")));
+    }
+
     [Fact]
     public void APeersCloseIsEchoedWithItsCodeAndTheConnectionClosesAtOnce()
     {

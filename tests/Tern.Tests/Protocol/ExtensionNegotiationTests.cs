@@ -18,7 +18,7 @@ public sealed class ExtensionNegotiationTests
         // What browsers send.
         { "permessage-deflate; client_max_window_bits", Pooled },
         { "permessage-deflate;client_max_window_bits", Pooled },
-        { "permessage-deflate ; client_max_window_bits=10", Pooled },
+        { "permessage-deflate ; client_max_window_bits=10", Pooled + "; client_max_window_bits=10" },
         { "permessage-deflate; server_no_context_takeover", Pooled },
         { "permessage-deflate; client_no_context_takeover", Pooled },
         { "permessage-deflate; server_max_window_bits=10", Pooled + "; server_max_window_bits=10" },
@@ -76,7 +76,8 @@ public sealed class ExtensionNegotiationTests
         { 15, 10, true, true, "permessage-deflate", "permessage-deflate" },
         { 15, 10, true, true, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=10" },
         { 15, 10, true, true, "permessage-deflate; client_max_window_bits=12", "permessage-deflate; client_max_window_bits=10" },
-        { 15, 12, true, true, "permessage-deflate; client_max_window_bits=9", "permessage-deflate" },
+        { 15, 12, true, true, "permessage-deflate; client_max_window_bits=9", "permessage-deflate; client_max_window_bits=9" },
+        { 15, 15, true, true, "permessage-deflate; client_max_window_bits=15", "permessage-deflate; client_max_window_bits=15" },
         { 15, 8, true, true, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=8" },
         // server_max_window_bits: the smaller of the offer and the server's limit, and only when offered.
         { 10, 15, true, true, "permessage-deflate", "permessage-deflate" },

@@ -129,6 +129,9 @@ internal sealed class RawPeer : IAsyncDisposable
         return SendAsync(frame[..(offset + payload.Length)]);
     }
 
+    /// <summary>The RSV bits of the frame <see cref="ReadFrameAsync"/> read last (4 is RSV1, permessage-deflate's bit).</summary>
+    public byte LastFrameRsv { get; private set; }
+
     /// <summary>Reads one frame from the server (unmasked), or null when the server closed TCP first.</summary>
     public async Task<(byte Opcode, bool Fin, byte[] Payload)?> ReadFrameAsync(TimeSpan? timeout = null)
     {
@@ -160,6 +163,7 @@ internal sealed class RawPeer : IAsyncDisposable
         }
 
         byte[] frame = Take(headerLength + (int)length);
+        LastFrameRsv = (byte)((frame[0] >> 4) & 0x7);
         return ((byte)(frame[0] & 0x0F), (frame[0] & 0x80) != 0, frame[headerLength..]);
     }
 
