@@ -172,6 +172,10 @@ public sealed class ChatApp : IAsyncDisposable
             HttpHandler = web.HandleHttpAsync,
             // Host, Origin and session of every upgrade request: 400, 403 or 401 before the socket exists.
             OnHandshake = web.AuthenticateHandshakeAsync,
+            // Chat traffic is JSON, which deflate shrinks several times over. The defaults keep no zlib state on idle
+            // connections. Each message is compressed on its own, so one user's text never shares a compression
+            // context with another's secret (see docs/compression.md on CRIME/BREACH).
+            Compression = options.Deflate ? new WebSocketCompressionOptions() : null,
         };
         foreach (IPAddress address in addresses)
         {
