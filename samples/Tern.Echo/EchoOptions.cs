@@ -110,32 +110,18 @@ internal sealed class EchoOptions
     /// </summary>
     public WebSocketTlsOptions? LoadTls()
     {
-        if (Pfx is not null && (Cert is not null || Key is not null))
-        {
-            throw new FormatException("Give either --cert and --key, or --pfx, not both; see --help.");
-        }
-
-        if ((Cert is null) != (Key is null))
-        {
-            throw new FormatException(Cert is null ? "--key needs --cert; see --help." : "--cert needs --key (the certificate's private key in PEM); see --help.");
-        }
-
-        if (PfxPassword is not null && Pfx is null)
-        {
-            throw new FormatException("--pfx-password needs --pfx; see --help.");
-        }
-
         try
         {
-            return Pfx is not null ? WebSocketTlsOptions.FromPfxFile(Pfx, PfxPassword)
-                : Cert is not null ? WebSocketTlsOptions.FromPemFiles(Cert, Key!)
-                : null;
+            return WebSocketTlsOptions.FromFiles(Cert, Key, Pfx, PfxPassword);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        catch (ArgumentException e) when (e is not ArgumentNullException)
         {
-            string source = Pfx is not null ? $"--pfx {Pfx}" : $"--cert {Cert} --key {Key}";
-            string hint = Pfx is not null && e is CryptographicException ? " (a wrong or missing --pfx-password?)" : "";
-            throw new FormatException($"Cannot load the certificate from {source}: {e.Message}{hint}", e);
+            throw new FormatException($"{e.Message} Use --cert FILE --key FILE, or --pfx FILE [--pfx-password X]; see --help.", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            string hint = Pfx is not null && e is CryptographicException ? " Is it a PFX file, and is --pfx-password right?" : "";
+            throw new FormatException($"Cannot load the certificate from {Pfx ?? Cert}: {e.Message}{hint}", e);
         }
     }
 

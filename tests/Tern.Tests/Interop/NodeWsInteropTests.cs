@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Tern.Tests.TestSupport;
+using Tern.TestSupport;
 using Xunit.Abstractions;
 
 namespace Tern.Tests.Interop;
@@ -174,6 +175,23 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
         Assert.Contains("Refused by the interop test.", result.StandardOutput);
     }
 
+    [Theory]
+    [InlineData("binary-65536")]
+    [InlineData("text-16777216")]
+    [InlineData("fragmented-binary-with-ping")]
+    [InlineData("ping")]
+    [InlineData("pipelined")]
+    public async Task Cases_pass_over_wss(string caseName)
+    {
+        using var files = new TempDirectory();
+        (string certificate, _) = TestCertificates.WritePem(TestCertificates.Localhost, files.Path);
+        await using EchoServer server = await EchoServer.StartAsync(o => o.Tls = TestCertificates.ServerOptions());
+        Assert.StartsWith("wss://", server.Uri.ToString());
+        // ws verifies the certificate against the one given as its CA (not rejectUnauthorized: false).
+        await RunCaseAsync(server, caseName, new() { ["TERN_CA_FILE"] = certificate });
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
     private async Task<ChildProcessResult> RunCaseAsync(EchoServer server, string caseName, Dictionary<string, string>? environment = null)
     {
         node.EnsureReady();
@@ -217,7 +235,7 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
             {
                 IPEndPoint endPoint = _server.Server.LocalEndPoints[0];
                 string host = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
-                return new Uri($"ws://{host}:{endPoint.Port}/interop");
+                return new Uri($"{_server.Scheme}://{host}:{endPoint.Port}/interop");
             }
         }
 

@@ -9,10 +9,13 @@
 // checks the server's side of each case (for example the close code Tern received).
 
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const WebSocket = require('ws');
 
 const [caseName, url] = process.argv.slice(2);
 const CASE_TIMEOUT_MS = Number(process.env.TERN_CASE_TIMEOUT_MS || 30000);
+// wss: TERN_CA_FILE names the PEM certificate to trust (the test's self-signed one); verification stays on.
+const TLS_OPTIONS = process.env.TERN_CA_FILE ? { ca: fs.readFileSync(process.env.TERN_CA_FILE) } : {};
 
 function report(event) {
   process.stdout.write(JSON.stringify(event) + '\n');
@@ -34,7 +37,7 @@ setTimeout(() => fail(`timed out after ${CASE_TIMEOUT_MS} ms`), CASE_TIMEOUT_MS)
 /** Opens a connection and resolves once it is open; every close and error is reported. */
 function connect(options = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, options.protocols || [], { maxPayload: 64 * 1024 * 1024, ...options.client });
+    const ws = new WebSocket(url, options.protocols || [], { maxPayload: 64 * 1024 * 1024, ...TLS_OPTIONS, ...options.client });
     ws.binaryType = 'nodebuffer';
     ws.closed = new Promise((closed) => {
       ws.on('close', (code, reason) => {
