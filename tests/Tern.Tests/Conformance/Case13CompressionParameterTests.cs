@@ -88,6 +88,7 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
     [InlineData("13.n-tern.21", "permessage-deflate; server_max_window_bits")]
     [InlineData("13.n-tern.22", "permessage-deflate; server_max_window_bits=010")]
     [InlineData("13.n-tern.23", "x-webkit-deflate-frame")]
+    [InlineData("13.n-tern.29", "permessage-deflate; server_max_window_bits=9")]
     public async Task Case_13_n_tern_negotiation(string caseId, string offers)
     {
         _ = caseId;
@@ -107,6 +108,19 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
 
         // Many similar messages, where context takeover (when agreed) refers back to the ones before.
         await CompressionEcho.RunAsync(client, _ => PayloadKind.Json, 2000, 0, 20, threshold);
+
+        // Small and large messages in turn: the small ones are under the server's threshold and come back uncompressed,
+        // which must leave its compression context as the client's inflater sees it.
+        for (int i = 0; i < 12; i++)
+        {
+            byte[] message = CompressionPayloads.Messages(PayloadKind.Json, i % 2 == 0 ? 24 : 1200, 1, first: i).Single();
+            await client.SendMessageAsync(Op.Text, message);
+            ServerEvent echo = await client.ExpectMessageAsync(Op.Text, message);
+            if (threshold is { } minimum)
+            {
+                CompressionEcho.AssertCompressedAsExpected(echo, PayloadKind.Json, client.Deflate.Agreement, minimum, $"alternating message {i + 1}");
+            }
+        }
 
         // A message sent uncompressed (RSV1 clear, always allowed), between compressed ones.
         byte[] plain = CompressionPayloads.Messages(PayloadKind.Html, 3000, 1).Single();
