@@ -22,7 +22,8 @@ internal sealed class EchoOptions
           --key FILE         the PEM private key of --cert                                [env TERN_ECHO_KEY]
           --pfx FILE         serve wss with this PFX (PKCS#12) certificate and key         [env TERN_ECHO_PFX]
           --pfx-password X   the password of --pfx                                        [env TERN_ECHO_PFXPASSWORD]
-        The same keys (Port, Host, MaxMessage, Quiet, Verbose, Cert, Key, Pfx, PfxPassword) may be set in an
+          --deflate          accept permessage-deflate (RFC 7692) compression              [env TERN_ECHO_DEFLATE=true]
+        The same keys (Port, Host, MaxMessage, Quiet, Verbose, Cert, Key, Pfx, PfxPassword, Deflate) may be set in an
         appsettings.json next to the program.
         """;
 
@@ -38,6 +39,7 @@ internal sealed class EchoOptions
         ["--key"] = nameof(Key),
         ["--pfx"] = nameof(Pfx),
         ["--pfx-password"] = nameof(PfxPassword),
+        ["--deflate"] = nameof(Deflate),
     };
 
     /// <summary>The port; 0 picks a free one.</summary>
@@ -67,12 +69,15 @@ internal sealed class EchoOptions
     /// <summary>The password of <see cref="Pfx"/>.</summary>
     public string? PfxPassword { get; set; }
 
+    /// <summary>Accept permessage-deflate with Tern's defaults (no context takeover: no zlib state on idle connections).</summary>
+    public bool Deflate { get; set; }
+
     /// <summary>Reads the settings; throws <see cref="FormatException"/> with a message for the user when they are wrong.</summary>
     public static EchoOptions Load(string[] args)
     {
-        // --quiet and --verbose are flags, but the command-line provider reads every switch as "--key value": a trailing
+        // --quiet, --verbose and --deflate are flags, but the command-line provider reads every switch as "--key value": a trailing
         // --quiet would be dropped and "--quiet --port 1" would read "--port" as its value. Give them their value.
-        string[] normalized = args.Select(a => a is "--quiet" or "--verbose" ? a + "=true" : a).ToArray();
+        string[] normalized = args.Select(a => a is "--quiet" or "--verbose" or "--deflate" ? a + "=true" : a).ToArray();
         CheckSwitches(normalized);
 
         IConfiguration configuration = new ConfigurationBuilder()

@@ -176,6 +176,10 @@ public sealed class ChatApp : IAsyncDisposable
             OnHandshake = web.AuthenticateHandshakeAsync,
             // The page (https) and its socket (wss) on the same port.
             Tls = tls,
+            // Chat traffic is JSON, which deflate shrinks several times over. The defaults keep no zlib state on idle
+            // connections, and each message is compressed on its own, so its compressed size depends on that message
+            // alone (see docs/compression.md on CRIME/BREACH).
+            Compression = options.Deflate ? new WebSocketCompressionOptions() : null,
         };
         foreach (IPAddress address in addresses)
         {

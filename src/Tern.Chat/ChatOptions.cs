@@ -50,10 +50,13 @@ public sealed class ChatOptions
                                      Most sockets one client address may hold open; 0 for no limit
                                      (set it higher, or 0, behind a proxy: every client then has the
                                      proxy's address).      [env TERN_CHAT_MAXCONNECTIONSPERADDRESS, default 64]
+          --deflate <bool>           Compress chat traffic with permessage-deflate when the browser
+                                     offers it (every browser does).
+                                                            [env TERN_CHAT_DEFLATE, default true]
           -h, --help                 Show this help.
 
         The same keys (Port, Host, Db, AllowedHosts, AllowedOrigins, SecureCookies, Cert, Key, Pfx, PfxPassword,
-        SessionDays, MaxConnectionsPerAddress, a Hub section with the chat's limits and an Accounts section with the sign-in
+        SessionDays, MaxConnectionsPerAddress, Deflate, a Hub section with the chat's limits and an Accounts section with the sign-in
         and sign-up throttles; see docs/chat-protocol.md) may be set in an appsettings.json next to the program.
         Command-line options win over environment variables, which win over the file.
         """;
@@ -73,6 +76,7 @@ public sealed class ChatOptions
         ["--pfx-password"] = nameof(PfxPassword),
         ["--session-days"] = nameof(SessionDays),
         ["--max-connections-per-address"] = nameof(MaxConnectionsPerAddress),
+        ["--deflate"] = nameof(Deflate),
     };
 
     /// <summary>The port; 0 picks a free one. Default 8080.</summary>
@@ -111,6 +115,12 @@ public sealed class ChatOptions
 
     /// <summary>Most sockets one client address may hold open; 0 for no limit. Default 64.</summary>
     public int MaxConnectionsPerAddress { get; set; } = 64;
+
+    /// <summary>
+    /// Whether the chat socket accepts permessage-deflate (Tern's defaults: no context takeover, so an idle connection
+    /// holds no zlib state; messages under 1 KiB go out uncompressed). Default true.
+    /// </summary>
+    public bool Deflate { get; set; } = true;
 
     /// <summary>True when --help was asked for.</summary>
     public bool ShowHelp { get; set; }

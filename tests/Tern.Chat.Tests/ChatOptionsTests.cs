@@ -21,6 +21,14 @@ public sealed class ChatOptionsTests
     }
 
     [Fact]
+    public void Deflate_is_on_by_default_and_deflate_false_turns_it_off()
+    {
+        Assert.True(ChatOptions.Load([], s_noEnvironment).Deflate);
+        Assert.False(ChatOptions.Load(["--deflate", "false"], s_noEnvironment).Deflate);
+        Assert.False(ChatOptions.Load([], new Dictionary<string, string?> { ["TERN_CHAT_DEFLATE"] = "false" }).Deflate);
+    }
+
+    [Fact]
     public void Environment_variables_set_the_options_and_the_command_line_wins()
     {
         var environment = new Dictionary<string, string?>

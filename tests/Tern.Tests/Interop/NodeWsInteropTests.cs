@@ -145,6 +145,23 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Permessage_deflate_echoes_with_and_without_context_takeover(bool contextTakeover)
+    {
+        await using EchoServer server = await EchoServer.StartAsync(o => o.Compression = new WebSocketCompressionOptions
+        {
+            ServerContextTakeover = contextTakeover,
+            ClientContextTakeover = contextTakeover,
+            MinimumMessageSize = 0,
+        });
+        ChildProcessResult result = await RunCaseAsync(server, "deflate", new() { ["TERN_DEFLATE_TAKEOVER"] = contextTakeover ? "true" : "false" });
+        Assert.Equal(!contextTakeover, result.StandardOutput.Contains("server_no_context_takeover", StringComparison.Ordinal));
+        Assert.Contains("16 messages echoed", result.StandardOutput);
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Theory]
     [InlineData(401)]
     [InlineData(403)]
     public async Task Handshake_refusals_reach_ws_with_their_status(int status)

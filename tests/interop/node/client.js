@@ -247,6 +247,38 @@ const cases = {
     await closeNormally(ws);
     return 'subprotocol chat.v1 chosen; permessage-deflate offer declined';
   },
+
+  // permessage-deflate (RFC 7692): ws offers it (context takeover as TERN_DEFLATE_TAKEOVER says), Tern accepts;
+  // JSON, binary, empty and fragmented messages, compressed by ws, are echoed compressed by Tern and inflated by ws.
+  async deflate() {
+    const takeover = process.env.TERN_DEFLATE_TAKEOVER === 'true';
+    const ws = await connect({
+      client: {
+        perMessageDeflate: {
+          serverNoContextTakeover: !takeover,
+          clientNoContextTakeover: !takeover,
+          clientMaxWindowBits: true,
+          threshold: 0,
+        },
+      },
+    });
+    if (!/^permessage-deflate/.test(ws.extensions)) throw new Error(`extensions "${ws.extensions}"`);
+    const json = JSON.stringify(Array.from({ length: 400 }, (_, id) => ({ id, user: 'alice', text: 'hello there ✓' })));
+    for (let round = 0; round < 3; round++) {
+      for (const [data, binary] of [[json, false], ['', false], ['tiny', false], [crypto.randomBytes(100000), true], [json + round, false]]) {
+        await send(ws, data, { binary, compress: true });
+        await expectEcho(ws, data, binary);
+      }
+    }
+    const whole = Buffer.from(json, 'utf8');
+    await send(ws, whole.subarray(0, 5000), { binary: false, fin: false, compress: true });
+    await send(ws, whole.subarray(5000), { binary: false, fin: true, compress: true });
+    await expectEcho(ws, whole, false);
+    await closeNormally(ws);
+    // ws.extensions holds only the names; the parameters Tern answered are on the extension object.
+    const params = ws._extensions['permessage-deflate'].params;
+    return `permessage-deflate negotiated with ${JSON.stringify(params)}; 16 messages echoed`;
+  },
 };
 
 async function main() {
