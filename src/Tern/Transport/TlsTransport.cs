@@ -40,8 +40,20 @@ internal sealed class TlsTransport : Transport
     public Task AuthenticateAsClientAsync(SslClientAuthenticationOptions options, CancellationToken cancellationToken) =>
         _ssl.AuthenticateAsClientAsync(options, cancellationToken);
 
-    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-        _ssl.ReadAsync(buffer, cancellationToken);
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        ValueTask<int> reading;
+        try
+        {
+            reading = _ssl.ReadAsync(buffer, cancellationToken);
+        }
+        catch (Exception e) when (IsStreamFailure(e))
+        {
+            return ValueTask.FromException<int>(new IOException(e.Message, e));
+        }
+
+        return reading.IsCompletedSuccessfully ? reading : AwaitReceiveAsync(reading);
+    }
 
     public override ValueTask SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
@@ -52,7 +64,51 @@ internal sealed class TlsTransport : Transport
             return ValueTask.FromException(new IOException("The TLS stream is closed for sending."));
         }
 
-        return _ssl.WriteAsync(buffer, cancellationToken);
+        ValueTask writing;
+        try
+        {
+            writing = _ssl.WriteAsync(buffer, cancellationToken);
+        }
+        catch (Exception e) when (IsStreamFailure(e))
+        {
+            return ValueTask.FromException(new IOException(e.Message, e));
+        }
+
+        return writing.IsCompletedSuccessfully ? writing : AwaitSendAsync(writing);
+    }
+
+    /// <summary>
+    /// What SslStream throws besides IOException when the stream is no longer usable: a peer's renegotiation attempt
+    /// (refused), a write after close_notify, an operation racing a dispose. The receive loop and the send queue treat
+    /// I/O failures as the end of the connection; these must end it the same way rather than escape them.
+    /// </summary>
+    private static bool IsStreamFailure(Exception e) =>
+        e is System.Security.Authentication.AuthenticationException or InvalidOperationException or NotSupportedException;
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<int> AwaitReceiveAsync(ValueTask<int> reading)
+    {
+        try
+        {
+            return await reading.ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsStreamFailure(e))
+        {
+            throw new IOException(e.Message, e);
+        }
+    }
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask AwaitSendAsync(ValueTask writing)
+    {
+        try
+        {
+            await writing.ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsStreamFailure(e))
+        {
+            throw new IOException(e.Message, e);
+        }
     }
 
     public override void ShutdownSend()
