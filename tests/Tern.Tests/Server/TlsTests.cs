@@ -187,6 +187,55 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task Over_the_connection_limit_a_TLS_port_closes_at_once_without_a_plaintext_503()
+    {
+        await using TestServer server = await TestServer.StartAsync(options: o =>
+        {
+            o.Tls = TestCertificates.ServerOptions();
+            o.MaxConnections = 1;
+        });
+        await using WebSocketConnection held = await WebSocketClient.ConnectAsync(server.Uri(), new WebSocketClientOptions { Tls = TestCertificates.ClientOptions() });
+        using Socket refused = await ConnectTcpAsync(server.Port);
+        var clock = Stopwatch.StartNew();
+        var received = new byte[64];
+        using var timeout = new CancellationTokenSource(Bound);
+        int count = await refused.ReceiveAsync(received, SocketFlags.None, timeout.Token);
+        Assert.True(count == 0, $"the refused client got {count} bytes ({Encoding.Latin1.GetString(received, 0, count)}) instead of a close");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"closed after {clock.ElapsedMilliseconds} ms");
+        Assert.Equal(1, server.Server.Limiter!.RefusedMaxConnections);
+    }
+
+    [Fact]
+    public async Task Keepalive_pings_and_shutdown_work_over_TLS()
+    {
+        TestServer server = await TestServer.StartAsync(options: o =>
+        {
+            o.Tls = TestCertificates.ServerOptions();
+            o.KeepAliveInterval = TimeSpan.FromMilliseconds(200);
+            o.KeepAliveTimeout = TimeSpan.FromMilliseconds(600);
+        });
+        try
+        {
+            using ClientWebSocket client = await server.ConnectClientAsync();
+            // ClientWebSocket answers the server's pings only while a receive is pending.
+            var buffer = new byte[256];
+            Task<WebSocketReceiveResult> receiving = client.ReceiveAsync(buffer, CancellationToken.None);
+            await Task.Delay(1500);
+            Assert.Equal(1, server.Server.ConnectionCount);
+            Assert.False(receiving.IsCompleted, "the connection ended while idle with keepalive pings answered");
+
+            await server.Server.StopAsync().WaitAsync(Bound);
+            WebSocketReceiveResult closing = await receiving.WaitAsync(Bound);
+            Assert.Equal(WebSocketMessageType.Close, closing.MessageType);
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, client.CloseStatus);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task HTTP_requests_are_answered_over_TLS()
     {
         await using TestServer server = await TestServer.StartAsync(options: o =>
