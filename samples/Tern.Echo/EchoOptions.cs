@@ -22,7 +22,8 @@ internal sealed class EchoOptions
           --key FILE         the PEM private key of --cert                                [env TERN_ECHO_KEY]
           --pfx FILE         serve wss with this PFX (PKCS#12) certificate and key         [env TERN_ECHO_PFX]
           --pfx-password X   the password of --pfx                                        [env TERN_ECHO_PFXPASSWORD]
-        The same keys (Port, Host, MaxMessage, Quiet, Verbose, Cert, Key, Pfx, PfxPassword) may be set in an
+          --deflate          accept permessage-deflate (RFC 7692) compression              [env TERN_ECHO_DEFLATE=true]
+        The same keys (Port, Host, MaxMessage, Quiet, Verbose, Cert, Key, Pfx, PfxPassword, Deflate) may be set in an
         appsettings.json next to the program.
         """;
 
@@ -38,6 +39,7 @@ internal sealed class EchoOptions
         ["--key"] = nameof(Key),
         ["--pfx"] = nameof(Pfx),
         ["--pfx-password"] = nameof(PfxPassword),
+        ["--deflate"] = nameof(Deflate),
     };
 
     /// <summary>The port; 0 picks a free one.</summary>
@@ -67,12 +69,15 @@ internal sealed class EchoOptions
     /// <summary>The password of <see cref="Pfx"/>.</summary>
     public string? PfxPassword { get; set; }
 
+    /// <summary>Accept permessage-deflate with Tern's defaults (no context takeover: no zlib state on idle connections).</summary>
+    public bool Deflate { get; set; }
+
     /// <summary>Reads the settings; throws <see cref="FormatException"/> with a message for the user when they are wrong.</summary>
     public static EchoOptions Load(string[] args)
     {
-        // --quiet and --verbose are flags, but the command-line provider reads every switch as "--key value": a trailing
+        // --quiet, --verbose and --deflate are flags, but the command-line provider reads every switch as "--key value": a trailing
         // --quiet would be dropped and "--quiet --port 1" would read "--port" as its value. Give them their value.
-        string[] normalized = args.Select(a => a is "--quiet" or "--verbose" ? a + "=true" : a).ToArray();
+        string[] normalized = args.Select(a => a is "--quiet" or "--verbose" or "--deflate" ? a + "=true" : a).ToArray();
         CheckSwitches(normalized);
 
         IConfiguration configuration = new ConfigurationBuilder()
@@ -105,32 +110,18 @@ internal sealed class EchoOptions
     /// </summary>
     public WebSocketTlsOptions? LoadTls()
     {
-        if (Pfx is not null && (Cert is not null || Key is not null))
-        {
-            throw new FormatException("Give either --cert and --key, or --pfx, not both; see --help.");
-        }
-
-        if ((Cert is null) != (Key is null))
-        {
-            throw new FormatException(Cert is null ? "--key needs --cert; see --help." : "--cert needs --key (the certificate's private key in PEM); see --help.");
-        }
-
-        if (PfxPassword is not null && Pfx is null)
-        {
-            throw new FormatException("--pfx-password needs --pfx; see --help.");
-        }
-
         try
         {
-            return Pfx is not null ? WebSocketTlsOptions.FromPfxFile(Pfx, PfxPassword)
-                : Cert is not null ? WebSocketTlsOptions.FromPemFiles(Cert, Key!)
-                : null;
+            return WebSocketTlsOptions.FromFiles(Cert, Key, Pfx, PfxPassword);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        catch (ArgumentException e) when (e is not ArgumentNullException)
         {
-            string source = Pfx is not null ? $"--pfx {Pfx}" : $"--cert {Cert} --key {Key}";
-            string hint = Pfx is not null && e is CryptographicException ? " (a wrong or missing --pfx-password?)" : "";
-            throw new FormatException($"Cannot load the certificate from {source}: {e.Message}{hint}", e);
+            throw new FormatException($"{e.Message} Use --cert FILE --key FILE, or --pfx FILE [--pfx-password X]; see --help.", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            string hint = Pfx is not null && e is CryptographicException ? " Is it a PFX file, and is --pfx-password right?" : "";
+            throw new FormatException($"Cannot load the certificate from {Pfx ?? Cert}: {e.Message}{hint}", e);
         }
     }
 

@@ -44,6 +44,7 @@ var options = new WebSocketServerOptions
     MaxMessageSize = echo.MaxMessage,
     LoggerFactory = loggerFactory,
     Tls = tls,
+    Compression = echo.Deflate ? new WebSocketCompressionOptions() : null,
 };
 options.EndPoints.Add(new IPEndPoint(address, echo.Port));
 

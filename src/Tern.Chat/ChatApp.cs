@@ -70,13 +70,15 @@ public sealed class ChatApp : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         loggerFactory ??= NullLoggerFactory.Instance;
         IReadOnlyList<IPAddress> addresses = await ResolveHostAsync(options.Host, options.Port, cancellationToken).ConfigureAwait(false);
+        WebSocketTlsOptions? tls = options.LoadTls();
         SqliteChatDatabase store = await SqliteChatDatabase.OpenAsync(options.DatabasePath, cancellationToken).ConfigureAwait(false);
         string historyLocation = options.DatabasePath == ChatOptions.InMemoryDatabase ? "memory (lost when the chat stops)" : store.Path;
         var webOptions = new ChatWebOptions
         {
             AllowedHosts = options.GetAllowedHostList() is { Count: > 0 } hosts ? hosts : ["*"],
             AllowedOrigins = options.AllowedOriginList,
-            SecureCookies = options.SecureCookies,
+            // Served as https (by Tern itself, or a proxy): Secure cookies, and the page's own origin is https.
+            SecureCookies = options.SecureCookies || tls is not null,
             Accounts = options.Accounts,
         };
         webOptions.Accounts.SessionLifetime = TimeSpan.FromDays(options.SessionDays);
@@ -88,7 +90,7 @@ public sealed class ChatApp : IAsyncDisposable
             for (int attempt = 0; app is null; attempt++)
             {
                 var web = new ChatWeb(store, webOptions, page, TimeProvider.System, loggerFactory);
-                WebSocketServer server = CreateServer(addresses, options, web, loggerFactory);
+                WebSocketServer server = CreateServer(addresses, options, tls, web, loggerFactory);
                 var hub = new ChatHub(store, store, new LocalChatFanout(), new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<ChatHub>());
                 ILogger appLogger = loggerFactory.CreateLogger<ChatApp>();
                 web.Accounts.SessionsRevoked += (_, e) => SignOut(hub, e, appLogger);
@@ -111,7 +113,7 @@ public sealed class ChatApp : IAsyncDisposable
                     throw;
                 }
 
-                app = new ChatApp(server, hub, web, store, MakeUrl(options.Host, server.LocalEndPoints[0]), historyLocation, appLogger);
+                app = new ChatApp(server, hub, web, store, MakeUrl(options.Host, server.LocalEndPoints[0], tls is not null), historyLocation, appLogger);
             }
 
             return app;
@@ -160,7 +162,7 @@ public sealed class ChatApp : IAsyncDisposable
         return null;
     }
 
-    private static WebSocketServer CreateServer(IReadOnlyList<IPAddress> addresses, ChatOptions options, ChatWeb web, ILoggerFactory loggerFactory)
+    private static WebSocketServer CreateServer(IReadOnlyList<IPAddress> addresses, ChatOptions options, WebSocketTlsOptions? tls, ChatWeb web, ILoggerFactory loggerFactory)
     {
         var serverOptions = new WebSocketServerOptions
         {
@@ -172,6 +174,12 @@ public sealed class ChatApp : IAsyncDisposable
             HttpHandler = web.HandleHttpAsync,
             // Host, Origin and session of every upgrade request: 400, 403 or 401 before the socket exists.
             OnHandshake = web.AuthenticateHandshakeAsync,
+            // The page (https) and its socket (wss) on the same port.
+            Tls = tls,
+            // Chat traffic is JSON, which deflate shrinks several times over. The defaults keep no zlib state on idle
+            // connections, and each message is compressed on its own, so its compressed size depends on that message
+            // alone (see docs/compression.md on CRIME/BREACH).
+            Compression = options.Deflate ? new WebSocketCompressionOptions() : null,
         };
         foreach (IPAddress address in addresses)
         {
@@ -280,12 +288,12 @@ public sealed class ChatApp : IAsyncDisposable
         throw new ChatOptionsException($"Cannot resolve the host '{host}'.");
     }
 
-    private static Uri MakeUrl(string host, IPEndPoint bound)
+    private static Uri MakeUrl(string host, IPEndPoint bound, bool secure)
     {
         string name = bound.Address.Equals(IPAddress.Any) || bound.Address.Equals(IPAddress.IPv6Any) || IPAddress.IsLoopback(bound.Address) && host == "localhost"
             ? "localhost"
             : IPAddress.TryParse(host.Trim('[', ']'), out _) ? (bound.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{bound.Address}]" : bound.Address.ToString())
             : host;
-        return new Uri($"http://{name}:{bound.Port}/");
+        return new Uri($"{(secure ? "https" : "http")}://{name}:{bound.Port}/");
     }
 }

@@ -38,16 +38,25 @@ public sealed class ChatOptions
                                                             [env TERN_CHAT_ALLOWEDORIGINS]
           --secure-cookies <bool>    Mark the session cookie Secure: set true when a TLS proxy serves
                                      the chat as https.     [env TERN_CHAT_SECURECOOKIES, default false]
+          --cert <file> --key <file> Serve https and wss on the port with this PEM certificate (chain)
+                                     and private key; cookies are then Secure.
+                                                            [env TERN_CHAT_CERT, TERN_CHAT_KEY]
+          --pfx <file> [--pfx-password <password>]
+                                     The same with a PFX (PKCS#12) file.
+                                                            [env TERN_CHAT_PFX, TERN_CHAT_PFXPASSWORD]
           --session-days <days>      Sessions end after this many days without use.
                                                             [env TERN_CHAT_SESSIONDAYS, default 30]
           --max-connections-per-address <n>
                                      Most sockets one client address may hold open; 0 for no limit
                                      (set it higher, or 0, behind a proxy: every client then has the
                                      proxy's address).      [env TERN_CHAT_MAXCONNECTIONSPERADDRESS, default 64]
+          --deflate <bool>           Compress chat traffic with permessage-deflate when the browser
+                                     offers it (every browser does).
+                                                            [env TERN_CHAT_DEFLATE, default true]
           -h, --help                 Show this help.
 
-        The same keys (Port, Host, Db, AllowedHosts, AllowedOrigins, SecureCookies, SessionDays,
-        MaxConnectionsPerAddress, a Hub section with the chat's limits and an Accounts section with the sign-in
+        The same keys (Port, Host, Db, AllowedHosts, AllowedOrigins, SecureCookies, Cert, Key, Pfx, PfxPassword,
+        SessionDays, MaxConnectionsPerAddress, Deflate, a Hub section with the chat's limits and an Accounts section with the sign-in
         and sign-up throttles; see docs/chat-protocol.md) may be set in an appsettings.json next to the program.
         Command-line options win over environment variables, which win over the file.
         """;
@@ -61,8 +70,13 @@ public sealed class ChatOptions
         ["--allowed-hosts"] = nameof(AllowedHosts),
         ["--allowed-origins"] = nameof(AllowedOrigins),
         ["--secure-cookies"] = nameof(SecureCookies),
+        ["--cert"] = nameof(Cert),
+        ["--key"] = nameof(Key),
+        ["--pfx"] = nameof(Pfx),
+        ["--pfx-password"] = nameof(PfxPassword),
         ["--session-days"] = nameof(SessionDays),
         ["--max-connections-per-address"] = nameof(MaxConnectionsPerAddress),
+        ["--deflate"] = nameof(Deflate),
     };
 
     /// <summary>The port; 0 picks a free one. Default 8080.</summary>
@@ -84,11 +98,29 @@ public sealed class ChatOptions
     /// <summary>Whether the session cookie is marked Secure (the chat is served as https by a TLS proxy).</summary>
     public bool SecureCookies { get; set; }
 
+    /// <summary>A PEM certificate (chain): with <see cref="Key"/>, the chat serves https and wss itself.</summary>
+    public string? Cert { get; set; }
+
+    /// <summary>The PEM private key of <see cref="Cert"/>.</summary>
+    public string? Key { get; set; }
+
+    /// <summary>A PFX (PKCS#12) file with the certificate and key, instead of <see cref="Cert"/> and <see cref="Key"/>.</summary>
+    public string? Pfx { get; set; }
+
+    /// <summary>The password of <see cref="Pfx"/>.</summary>
+    public string? PfxPassword { get; set; }
+
     /// <summary>Days without use after which a session ends. Default 30.</summary>
     public int SessionDays { get; set; } = 30;
 
     /// <summary>Most sockets one client address may hold open; 0 for no limit. Default 64.</summary>
     public int MaxConnectionsPerAddress { get; set; } = 64;
+
+    /// <summary>
+    /// Whether the chat socket accepts permessage-deflate (Tern's defaults: no context takeover, so an idle connection
+    /// holds no zlib state; messages under 1 KiB go out uncompressed). Default true.
+    /// </summary>
+    public bool Deflate { get; set; } = true;
 
     /// <summary>True when --help was asked for.</summary>
     public bool ShowHelp { get; set; }
@@ -167,6 +199,24 @@ public sealed class ChatOptions
         }
 
         return options;
+    }
+
+    /// <summary>The certificate named by <see cref="Cert"/>/<see cref="Key"/> or <see cref="Pfx"/>, loaded; null without one (plain http and ws).</summary>
+    /// <exception cref="ChatOptionsException">The options are incomplete, or the files cannot be read or used.</exception>
+    public WebSocketTlsOptions? LoadTls()
+    {
+        try
+        {
+            return WebSocketTlsOptions.FromFiles(Cert, Key, Pfx, PfxPassword);
+        }
+        catch (ArgumentException e) when (e is not ArgumentNullException)
+        {
+            throw new ChatOptionsException($"{e.Message} Give --cert and --key, or --pfx (with --pfx-password if it has one).", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new ChatOptionsException($"Cannot load the certificate from {Pfx ?? Cert}: {e.Message}", e);
+        }
     }
 
     /// <summary><see cref="AllowedOrigins"/> as a list.</summary>

@@ -72,6 +72,41 @@ public sealed class WebSocketTlsOptions
         return new WebSocketTlsOptions { Certificate = certificate };
     }
 
+    /// <summary>
+    /// Loads whichever certificate files are given, the way a command line or configuration file names them: a PEM
+    /// certificate with its key, or a PFX with an optional password. Returns null when none is given (plain ws).
+    /// </summary>
+    /// <param name="certificatePath">A PEM certificate; needs <paramref name="keyPath"/>.</param>
+    /// <param name="keyPath">Its PEM private key.</param>
+    /// <param name="pfxPath">A PFX file instead of the PEM pair.</param>
+    /// <param name="pfxPassword">The PFX's password.</param>
+    /// <exception cref="ArgumentException">An incomplete or contradictory combination: a certificate without its key (or the other way round), PEM files and a PFX together, a password without a PFX; or a PFX without a private key.</exception>
+    /// <exception cref="IOException">A file cannot be read.</exception>
+    /// <exception cref="System.Security.Cryptography.CryptographicException">A file holds no usable certificate or key, or the PFX password is wrong.</exception>
+    public static WebSocketTlsOptions? FromFiles(string? certificatePath, string? keyPath, string? pfxPath, string? pfxPassword)
+    {
+        if (pfxPath is not null && (certificatePath is not null || keyPath is not null))
+        {
+            throw new ArgumentException("Give either a PEM certificate and key, or a PFX file, not both.");
+        }
+
+        if ((certificatePath is null) != (keyPath is null))
+        {
+            throw new ArgumentException(certificatePath is null
+                ? "A private key file needs its certificate file."
+                : "A PEM certificate file needs its private key file.");
+        }
+
+        if (pfxPassword is not null && pfxPath is null)
+        {
+            throw new ArgumentException("A PFX password needs a PFX file.");
+        }
+
+        return pfxPath is not null ? FromPfxFile(pfxPath, pfxPassword)
+            : certificatePath is not null ? FromPemFiles(certificatePath, keyPath!)
+            : null;
+    }
+
     /// <summary>Intermediate certificates read with the certificate by <see cref="FromPemFiles"/>, sent along with it.</summary>
     internal X509Certificate2Collection? Intermediates { get; private init; }
 

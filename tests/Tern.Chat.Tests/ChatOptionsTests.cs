@@ -21,6 +21,14 @@ public sealed class ChatOptionsTests
     }
 
     [Fact]
+    public void Deflate_is_on_by_default_and_deflate_false_turns_it_off()
+    {
+        Assert.True(ChatOptions.Load([], s_noEnvironment).Deflate);
+        Assert.False(ChatOptions.Load(["--deflate", "false"], s_noEnvironment).Deflate);
+        Assert.False(ChatOptions.Load([], new Dictionary<string, string?> { ["TERN_CHAT_DEFLATE"] = "false" }).Deflate);
+    }
+
+    [Fact]
     public void Environment_variables_set_the_options_and_the_command_line_wins()
     {
         var environment = new Dictionary<string, string?>
@@ -92,5 +100,29 @@ public sealed class ChatOptionsTests
         ChatOptionsException error = Assert.Throws<ChatOptionsException>(() => ChatOptions.Load([], new Dictionary<string, string?> { ["TERN_CHAT_PORT"] = "eighty" }));
 
         Assert.Contains("TERN_CHAT_PORT", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Certificate_options_load_PEM_or_PFX_and_refuse_incomplete_or_unreadable_ones()
+    {
+        string directory = Directory.CreateTempSubdirectory("tern-chat-tls-").FullName;
+        try
+        {
+            (string certificate, string key) = Tern.TestSupport.TestCertificates.WritePem(Tern.TestSupport.TestCertificates.Localhost, directory);
+            string pfx = Tern.TestSupport.TestCertificates.WritePfx(Tern.TestSupport.TestCertificates.Localhost, directory, "pw");
+
+            Assert.Null(ChatOptions.Load([], s_noEnvironment).LoadTls());
+            Assert.Equal(Tern.TestSupport.TestCertificates.Localhost.Thumbprint, ChatOptions.Load(["--cert", certificate, "--key", key], s_noEnvironment).LoadTls()!.Certificate!.Thumbprint);
+            var fromEnvironment = new Dictionary<string, string?> { ["TERN_CHAT_PFX"] = pfx, ["TERN_CHAT_PFXPASSWORD"] = "pw" };
+            Assert.Equal(Tern.TestSupport.TestCertificates.Localhost.Thumbprint, ChatOptions.Load([], fromEnvironment).LoadTls()!.Certificate!.Thumbprint);
+
+            Assert.Contains("private key", Assert.Throws<ChatOptionsException>(() => ChatOptions.Load(["--cert", certificate], s_noEnvironment).LoadTls()).Message);
+            Assert.Contains("missing.pem", Assert.Throws<ChatOptionsException>(() => ChatOptions.Load(["--cert", Path.Combine(directory, "missing.pem"), "--key", key], s_noEnvironment).LoadTls()).Message);
+            Assert.Throws<ChatOptionsException>(() => ChatOptions.Load(["--pfx", pfx, "--pfx-password", "wrong"], s_noEnvironment).LoadTls());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 }

@@ -16,7 +16,10 @@ public abstract class BrowserTest(BrowserFixture browser) : IAsyncLifetime
 
     protected ChatServer Server { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Server = await ChatServer.StartAsync(ConfigureHub);
+    public async Task InitializeAsync() => Server = await ChatServer.StartAsync(ConfigureHub, tls: UseTls);
+
+    /// <summary>Whether this class's server serves https and wss (a self-signed test certificate the browser is told to accept).</summary>
+    protected virtual bool UseTls => false;
 
     public async Task DisposeAsync()
     {
@@ -32,7 +35,7 @@ public abstract class BrowserTest(BrowserFixture browser) : IAsyncLifetime
     protected async Task RestartServerAsync()
     {
         await Server.DisposeAsync();
-        Server = await ChatServer.StartAsync(ConfigureHub);
+        Server = await ChatServer.StartAsync(ConfigureHub, tls: UseTls);
     }
 
     /// <summary>Hub options for this class's server (e.g. a higher rate limit to seed many messages).</summary>

@@ -20,6 +20,9 @@ public sealed partial class ChatPage : IAsyncDisposable
     private readonly List<(bool Sent, string Text)> _frames = [];
     private bool _disposed;
 
+    /// <summary>The URL of every WebSocket the page opened.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> SocketUrls { get; } = new();
+
     private ChatPage(IBrowserContext context, IPage page, Uri url, bool ownsContext)
     {
         _context = context;
@@ -36,6 +39,7 @@ public sealed partial class ChatPage : IAsyncDisposable
         };
         page.WebSocket += (_, socket) =>
         {
+            SocketUrls.Enqueue(socket.Url);
             socket.FrameSent += (_, frame) => Record(true, frame.Text);
             socket.FrameReceived += (_, frame) => Record(false, frame.Text);
         };
@@ -112,6 +116,8 @@ public sealed partial class ChatPage : IAsyncDisposable
             Locale = "en-GB",
             TimezoneId = "Europe/Amsterdam",
             ReducedMotion = ReducedMotion.Reduce, // drawers open at once: nothing is caught half-way in a screenshot or a click
+            // An https chat uses a self-signed test certificate (tests/Shared/TestCertificates.cs).
+            IgnoreHTTPSErrors = url.Scheme == Uri.UriSchemeHttps,
         });
         context.SetDefaultTimeout(15_000);
         IPage page = await context.NewPageAsync();

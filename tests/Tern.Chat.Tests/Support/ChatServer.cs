@@ -26,15 +26,33 @@ public sealed class ChatServer : IAsyncDisposable
 
     public string DatabasePath => Path.Combine(_directory, "chat.db");
 
-    public Uri Url => new($"http://127.0.0.1:{Port}/");
+    /// <summary>Whether the chat serves https and wss itself (with a test certificate).</summary>
+    public bool IsSecure { get; private init; }
 
-    public Uri WebSocketUrl => new($"ws://127.0.0.1:{Port}/chat");
+    public Uri Url => new($"{(IsSecure ? "https" : "http")}://127.0.0.1:{Port}/");
 
-    public static async Task<ChatServer> StartAsync(Action<ChatHubOptions>? configure = null, Action<ChatOptions>? configureApp = null)
+    public Uri WebSocketUrl => new($"{(IsSecure ? "wss" : "ws")}://127.0.0.1:{Port}/chat");
+
+    /// <param name="configure">Hub options.</param>
+    /// <param name="configureApp">App options.</param>
+    /// <param name="tls">Serve https and wss, with the test certificate in PEM files (--cert, --key) next to the database.</param>
+    public static async Task<ChatServer> StartAsync(Action<ChatHubOptions>? configure = null, Action<ChatOptions>? configureApp = null, bool tls = false)
     {
         string directory = Path.Combine(Path.GetTempPath(), "tern-chat-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var server = new ChatServer(directory, configure, configureApp);
+        if (tls)
+        {
+            (string certificate, string key) = Tern.TestSupport.TestCertificates.WritePem(Tern.TestSupport.TestCertificates.Localhost, directory);
+            Action<ChatOptions>? inner = configureApp;
+            configureApp = options =>
+            {
+                options.Cert = certificate;
+                options.Key = key;
+                inner?.Invoke(options);
+            };
+        }
+
+        var server = new ChatServer(directory, configure, configureApp) { IsSecure = tls };
         await server.StartAppAsync(port: 0);
         return server;
     }

@@ -112,6 +112,28 @@ public class LoadToolSmokeTests
     }
 
     [Theory]
+    [InlineData("--mode echo --conns 4 --inflight 4 --payload chat300 --verify", false)]
+    [InlineData("--mode echo --conns 2 --payload chat16k --verify --tls", true)]
+    [InlineData("--mode echo --conns 2 --size 200K --frame-size 16K --binary --verify", false)]
+    [InlineData("--mode broadcast --conns 20 --size 2000 --verify", false)]
+    [InlineData("--mode hold --conns 50 --ping-interval 0.2 --settle 0.2 --greet --payload chat300", false)]
+    public async Task Each_mode_runs_with_permessage_deflate(string arguments, bool tls)
+    {
+        await using TestServer server = await StartEchoAndBroadcastAsync(options =>
+        {
+            options.Compression = new WebSocketCompressionOptions { MinimumMessageSize = 0 };
+            if (tls)
+            {
+                options.Tls = TestCertificates.ServerOptions();
+            }
+        });
+        string result = await RunWithoutErrorsAsync(server, $"{arguments} --deflate");
+        // Every message the server sent came back compressed, and none plain.
+        Assert.Contains("uncompressed_received=0", result.Split(' '));
+        Assert.DoesNotContain("compressed_received=0", result.Split(' '));
+    }
+
+    [Theory]
     [InlineData("echo", "--mode echo --conns 4 --inflight 4 --size 32 --verify")]
     [InlineData("echo", "--mode echo --conns 2 --size 1M --verify")]
     [InlineData("broadcast", "--mode broadcast --conns 20 --size 64 --verify")]

@@ -36,13 +36,19 @@ internal sealed partial class EchoSampleProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the sample on a free port; <paramref name="extraArguments"/> go on its command line (--cert, --key...).</summary>
-    public static async Task<EchoSampleProcess> StartAsync(long maxMessageSize, params string[] extraArguments)
+    /// <summary>The sample built alongside the tests (they run from tests/Tern.Tests/bin/&lt;configuration&gt;/net10.0).</summary>
+    public static string SampleDll()
     {
-        // The tests run from tests/Tern.Tests/bin/<configuration>/net10.0: use the sample built alongside them.
         string configuration = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
         string dll = RepositoryPaths.Combine("samples", "Tern.Echo", "bin", configuration, "net10.0", "Tern.Echo.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: build the solution first (dotnet build Tern.slnx -c {configuration}).");
+        return dll;
+    }
+
+    /// <summary>Starts the sample on a free port; <paramref name="extraArguments"/> go on its command line (--cert, --key...).</summary>
+    public static async Task<EchoSampleProcess> StartAsync(long maxMessageSize, params string[] extraArguments)
+    {
+        string dll = SampleDll();
         var startInfo = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // --verbose: the connection opened and closed lines (Debug) are how this harness sees the server's side.
         foreach (string argument in (string[])[dll, "--port", "0", "--verbose", "--max-message", maxMessageSize.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extraArguments])

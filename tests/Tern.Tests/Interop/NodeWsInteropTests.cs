@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Tern.Tests.TestSupport;
+using Tern.TestSupport;
 using Xunit.Abstractions;
 
 namespace Tern.Tests.Interop;
@@ -144,6 +145,23 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Permessage_deflate_echoes_with_and_without_context_takeover(bool contextTakeover)
+    {
+        await using EchoServer server = await EchoServer.StartAsync(o => o.Compression = new WebSocketCompressionOptions
+        {
+            ServerContextTakeover = contextTakeover,
+            ClientContextTakeover = contextTakeover,
+            MinimumMessageSize = 0,
+        });
+        ChildProcessResult result = await RunCaseAsync(server, "deflate", new() { ["TERN_DEFLATE_TAKEOVER"] = contextTakeover ? "true" : "false" });
+        Assert.Equal(!contextTakeover, result.StandardOutput.Contains("server_no_context_takeover", StringComparison.Ordinal));
+        Assert.Contains("16 messages echoed", result.StandardOutput);
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+    }
+
+    [Theory]
     [InlineData(401)]
     [InlineData(403)]
     public async Task Handshake_refusals_reach_ws_with_their_status(int status)
@@ -155,6 +173,23 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
         });
         ChildProcessResult result = await RunCaseAsync(server, "refused", new() { ["TERN_EXPECT_STATUS"] = status.ToString(CultureInfo.InvariantCulture) });
         Assert.Contains("Refused by the interop test.", result.StandardOutput);
+    }
+
+    [Theory]
+    [InlineData("binary-65536")]
+    [InlineData("text-16777216")]
+    [InlineData("fragmented-binary-with-ping")]
+    [InlineData("ping")]
+    [InlineData("pipelined")]
+    public async Task Cases_pass_over_wss(string caseName)
+    {
+        using var files = new TempDirectory();
+        (string certificate, _) = TestCertificates.WritePem(TestCertificates.Localhost, files.Path);
+        await using EchoServer server = await EchoServer.StartAsync(o => o.Tls = TestCertificates.ServerOptions());
+        Assert.StartsWith("wss://", server.Uri.ToString());
+        // ws verifies the certificate against the one given as its CA (not rejectUnauthorized: false).
+        await RunCaseAsync(server, caseName, new() { ["TERN_CA_FILE"] = certificate });
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
     }
 
     private async Task<ChildProcessResult> RunCaseAsync(EchoServer server, string caseName, Dictionary<string, string>? environment = null)
@@ -200,7 +235,7 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
             {
                 IPEndPoint endPoint = _server.Server.LocalEndPoints[0];
                 string host = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
-                return new Uri($"ws://{host}:{endPoint.Port}/interop");
+                return new Uri($"{_server.Scheme}://{host}:{endPoint.Port}/interop");
             }
         }
 

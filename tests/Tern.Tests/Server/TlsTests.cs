@@ -265,6 +265,27 @@ public sealed class TlsTests
         Assert.Empty(sample.TakeErrors());
     }
 
+    [Theory]
+    [InlineData("--cert only", "needs its private key")]
+    [InlineData("--cert missing", "Cannot load the certificate")]
+    [InlineData("--pfx wrong password", "--pfx-password")]
+    public async Task Echo_sample_explains_unusable_certificate_options(string what, string expected)
+    {
+        using var files = new TempDirectory();
+        (string certificate, string key) = TestCertificates.WritePem(TestCertificates.Localhost, files.Path);
+        string pfx = TestCertificates.WritePfx(TestCertificates.Localhost, files.Path, "right");
+        string[] arguments = what switch
+        {
+            "--cert only" => ["--cert", certificate],
+            "--cert missing" => ["--cert", Path.Combine(files.Path, "missing.pem"), "--key", key],
+            _ => ["--pfx", pfx, "--pfx-password", "wrong"],
+        };
+        ChildProcessResult result = await ChildProcess.RunAsync("dotnet", [EchoSampleProcess.SampleDll(), "--port", "0", .. arguments], files.Path, TimeSpan.FromSeconds(30));
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains(expected, result.StandardError);
+        Assert.DoesNotContain("   at ", result.StandardError);
+    }
+
     private static async Task AssertServesAsync(WebSocketTlsOptions tls, X509Certificate2 expected)
     {
         await using TestServer server = await TestServer.StartAsync(options: o => o.Tls = tls);

@@ -9,10 +9,13 @@
 // checks the server's side of each case (for example the close code Tern received).
 
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const WebSocket = require('ws');
 
 const [caseName, url] = process.argv.slice(2);
 const CASE_TIMEOUT_MS = Number(process.env.TERN_CASE_TIMEOUT_MS || 30000);
+// wss: TERN_CA_FILE names the PEM certificate to trust (the test's self-signed one); verification stays on.
+const TLS_OPTIONS = process.env.TERN_CA_FILE ? { ca: fs.readFileSync(process.env.TERN_CA_FILE) } : {};
 
 function report(event) {
   process.stdout.write(JSON.stringify(event) + '\n');
@@ -34,7 +37,7 @@ setTimeout(() => fail(`timed out after ${CASE_TIMEOUT_MS} ms`), CASE_TIMEOUT_MS)
 /** Opens a connection and resolves once it is open; every close and error is reported. */
 function connect(options = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, options.protocols || [], { maxPayload: 64 * 1024 * 1024, ...options.client });
+    const ws = new WebSocket(url, options.protocols || [], { maxPayload: 64 * 1024 * 1024, ...TLS_OPTIONS, ...options.client });
     ws.binaryType = 'nodebuffer';
     ws.closed = new Promise((closed) => {
       ws.on('close', (code, reason) => {
@@ -243,6 +246,38 @@ const cases = {
     if (ws.extensions !== '') throw new Error(`unexpected extensions "${ws.extensions}" (permessage-deflate was offered, not supported)`);
     await closeNormally(ws);
     return 'subprotocol chat.v1 chosen; permessage-deflate offer declined';
+  },
+
+  // permessage-deflate (RFC 7692): ws offers it (context takeover as TERN_DEFLATE_TAKEOVER says), Tern accepts;
+  // JSON, binary, empty and fragmented messages, compressed by ws, are echoed compressed by Tern and inflated by ws.
+  async deflate() {
+    const takeover = process.env.TERN_DEFLATE_TAKEOVER === 'true';
+    const ws = await connect({
+      client: {
+        perMessageDeflate: {
+          serverNoContextTakeover: !takeover,
+          clientNoContextTakeover: !takeover,
+          clientMaxWindowBits: true,
+          threshold: 0,
+        },
+      },
+    });
+    if (!/^permessage-deflate/.test(ws.extensions)) throw new Error(`extensions "${ws.extensions}"`);
+    const json = JSON.stringify(Array.from({ length: 400 }, (_, id) => ({ id, user: 'alice', text: 'hello there ✓' })));
+    for (let round = 0; round < 3; round++) {
+      for (const [data, binary] of [[json, false], ['', false], ['tiny', false], [crypto.randomBytes(100000), true], [json + round, false]]) {
+        await send(ws, data, { binary, compress: true });
+        await expectEcho(ws, data, binary);
+      }
+    }
+    const whole = Buffer.from(json, 'utf8');
+    await send(ws, whole.subarray(0, 5000), { binary: false, fin: false, compress: true });
+    await send(ws, whole.subarray(5000), { binary: false, fin: true, compress: true });
+    await expectEcho(ws, whole, false);
+    await closeNormally(ws);
+    // ws.extensions holds only the names; the parameters Tern answered are on the extension object.
+    const params = ws._extensions['permessage-deflate'].params;
+    return `permessage-deflate negotiated with ${JSON.stringify(params)}; 16 messages echoed`;
   },
 };
 
