@@ -88,6 +88,7 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
     [InlineData("13.n-tern.21", "permessage-deflate; server_max_window_bits")]
     [InlineData("13.n-tern.22", "permessage-deflate; server_max_window_bits=010")]
     [InlineData("13.n-tern.23", "x-webkit-deflate-frame")]
+    [InlineData("13.n-tern.29", "permessage-deflate; server_max_window_bits=9")]
     public async Task Case_13_n_tern_negotiation(string caseId, string offers)
     {
         _ = caseId;
@@ -107,6 +108,19 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
 
         // Many similar messages, where context takeover (when agreed) refers back to the ones before.
         await CompressionEcho.RunAsync(client, _ => PayloadKind.Json, 2000, 0, 20, threshold);
+
+        // Small and large messages in turn: the small ones are under the server's threshold and come back uncompressed,
+        // which must leave its compression context as the client's inflater sees it.
+        for (int i = 0; i < 12; i++)
+        {
+            byte[] message = CompressionPayloads.Messages(PayloadKind.Json, i % 2 == 0 ? 24 : 1200, 1, first: i).Single();
+            await client.SendMessageAsync(Op.Text, message);
+            ServerEvent echo = await client.ExpectMessageAsync(Op.Text, message);
+            if (threshold is { } minimum)
+            {
+                CompressionEcho.AssertCompressedAsExpected(echo, PayloadKind.Json, client.Deflate.Agreement, minimum, $"alternating message {i + 1}");
+            }
+        }
 
         // A message sent uncompressed (RSV1 clear, always allowed), between compressed ones.
         byte[] plain = CompressionPayloads.Messages(PayloadKind.Html, 3000, 1).Single();
@@ -148,12 +162,13 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
     /// Compressed data as other senders may legally shape it, each message sent three times on a connection where the
     /// client may keep its context (so the server's inflater must carry on after each): ended by a final block
     /// (BFINAL=1, RFC 7692 §7.2.3.4), flushed in the middle as well as at the end (two blocks, §7.2.3.5), and split so that
-    /// the last frame is an empty continuation.
+    /// the last frame is an empty continuation, or the first frame (which carries RSV1) is empty.
     /// </summary>
     [Theory]
     [InlineData("13.n-tern.25", "final block")]
     [InlineData("13.n-tern.26", "flushed mid-message")]
     [InlineData("13.n-tern.27", "empty last frame")]
+    [InlineData("13.n-tern.30", "empty first frame")]
     public async Task Case_13_n_tern_other_shapes_of_compressed_data(string caseId, string shape)
     {
         _ = caseId;
@@ -165,9 +180,12 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
             {
                 "final block" => WireFrame.Encode(Op.Text, DeflateWhole(message, midFlush: false), rsv: RawClient.Rsv1),
                 "flushed mid-message" => WireFrame.Encode(Op.Text, DeflateWhole(message, midFlush: true), rsv: RawClient.Rsv1),
-                _ => WireFrame.Concat(
+                "empty last frame" => WireFrame.Concat(
                     WireFrame.Encode(Op.Text, client.Deflate!.Compress(message), fin: false, rsv: RawClient.Rsv1),
                     WireFrame.Encode(Op.Continuation, [])),
+                _ => WireFrame.Concat(
+                    WireFrame.Encode(Op.Text, [], fin: false, rsv: RawClient.Rsv1),
+                    WireFrame.Encode(Op.Continuation, client.Deflate!.Compress(message))),
             };
             await client.SendAsync(wire);
             await client.ExpectMessageAsync(Op.Text, message);
