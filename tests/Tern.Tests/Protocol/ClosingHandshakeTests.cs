@@ -139,6 +139,14 @@ public class ClosingHandshakeTests
     }
 
     [Fact]
+    public void AnImposedCloseWithoutAReasonIsReportedWithAnEmptyOne()
+    {
+        var handshake = new ClosingHandshake();
+        handshake.Close(WebSocketCloseCode.TryAgainLater, reason: null, recordAsCloseInfo: true);
+        Assert.Equal(new WebSocketCloseInfo(WebSocketCloseCode.TryAgainLater, ""), handshake.CloseInfo);
+    }
+
+    [Fact]
     public void AProtocolErrorSendsItsCodeAndWaitsForThePeerToFinish()
     {
         var handshake = new ClosingHandshake();
