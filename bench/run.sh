@@ -152,6 +152,7 @@ server_scenario_flags() { # server scenario
     if uses_deflate "$2"; then
         flags+=" --deflate"
         case $1 in
+        tern) flags+=" --deflate-min-size $DEFLATE_MIN_SIZE" ;;
         node-ws) flags+=" --deflate-threshold $DEFLATE_MIN_SIZE" ;;
         esac
     fi

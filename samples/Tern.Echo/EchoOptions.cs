@@ -23,8 +23,10 @@ internal sealed class EchoOptions
           --pfx FILE         serve wss with this PFX (PKCS#12) certificate and key         [env TERN_ECHO_PFX]
           --pfx-password X   the password of --pfx                                        [env TERN_ECHO_PFXPASSWORD]
           --deflate          accept permessage-deflate (RFC 7692) compression              [env TERN_ECHO_DEFLATE=true]
-        The same keys (Port, Host, MaxMessage, Quiet, Verbose, Cert, Key, Pfx, PfxPassword, Deflate) may be set in an
-        appsettings.json next to the program.
+          --deflate-min-size N  with --deflate, send messages under N bytes uncompressed
+                             (default: Tern's MinimumMessageSize, 1024)              [env TERN_ECHO_DEFLATEMINSIZE]
+        The same keys (Port, Host, MaxMessage, Quiet, Verbose, Cert, Key, Pfx, PfxPassword, Deflate, DeflateMinSize) may be
+        set in an appsettings.json next to the program.
         """;
 
     // The command line's spelling of each option; the keys are the property names below.
@@ -40,6 +42,7 @@ internal sealed class EchoOptions
         ["--pfx"] = nameof(Pfx),
         ["--pfx-password"] = nameof(PfxPassword),
         ["--deflate"] = nameof(Deflate),
+        ["--deflate-min-size"] = nameof(DeflateMinSize),
     };
 
     /// <summary>The port; 0 picks a free one.</summary>
@@ -71,6 +74,9 @@ internal sealed class EchoOptions
 
     /// <summary>Accept permessage-deflate with Tern's defaults (no context takeover: no zlib state on idle connections).</summary>
     public bool Deflate { get; set; }
+
+    /// <summary>With <see cref="Deflate"/>: messages shorter than this go out uncompressed; null keeps Tern's default.</summary>
+    public int? DeflateMinSize { get; set; }
 
     /// <summary>Reads the settings; throws <see cref="FormatException"/> with a message for the user when they are wrong.</summary>
     public static EchoOptions Load(string[] args)
@@ -123,6 +129,33 @@ internal sealed class EchoOptions
             string hint = Pfx is not null && e is CryptographicException ? " Is it a PFX file, and is --pfx-password right?" : "";
             throw new FormatException($"Cannot load the certificate from {Pfx ?? Cert}: {e.Message}{hint}", e);
         }
+    }
+
+    /// <summary>
+    /// The permessage-deflate settings from --deflate and --deflate-min-size, or null when compression is off; throws
+    /// <see cref="FormatException"/> with a message for the user when they do not fit together.
+    /// </summary>
+    public WebSocketCompressionOptions? LoadCompression()
+    {
+        if (!Deflate)
+        {
+            return DeflateMinSize is null ? null : throw new FormatException("--deflate-min-size needs --deflate; see --help.");
+        }
+
+        var compression = new WebSocketCompressionOptions();
+        if (DeflateMinSize is int minimum)
+        {
+            try
+            {
+                compression.MinimumMessageSize = minimum;
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new FormatException($"--deflate-min-size {minimum}: {e.Message} See --help.", e);
+            }
+        }
+
+        return compression;
     }
 
     private static void CheckSwitches(string[] args)

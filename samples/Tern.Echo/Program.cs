@@ -24,11 +24,13 @@ if (args.Contains("--help") || args.Contains("-h"))
 EchoOptions echo;
 IPAddress address;
 WebSocketTlsOptions? tls;
+WebSocketCompressionOptions? compression;
 try
 {
     echo = EchoOptions.Load(args);
     address = echo.ParseHost();
     tls = echo.LoadTls();
+    compression = echo.LoadCompression();
 }
 catch (FormatException e)
 {
@@ -44,7 +46,7 @@ var options = new WebSocketServerOptions
     MaxMessageSize = echo.MaxMessage,
     LoggerFactory = loggerFactory,
     Tls = tls,
-    Compression = echo.Deflate ? new WebSocketCompressionOptions() : null,
+    Compression = compression,
 };
 options.EndPoints.Add(new IPEndPoint(address, echo.Port));
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Tern.Tests.Conformance;
 using Tern.Tests.TestSupport;
 using Tern.TestSupport;
 
@@ -131,6 +132,27 @@ public class LoadToolSmokeTests
         // Every message the server sent came back compressed, and none plain.
         Assert.Contains("uncompressed_received=0", result.Split(' '));
         Assert.DoesNotContain("compressed_received=0", result.Split(' '));
+    }
+
+    /// <summary>
+    /// samples/Tern.Echo as bench/run.sh starts it: with --deflate alone a 294-byte message comes back uncompressed
+    /// (Tern's 1 KiB threshold), none compressed; with --deflate-min-size 256 every echo comes back compressed.
+    /// </summary>
+    [Theory]
+    [InlineData(null, "compressed_received=0")]
+    [InlineData("256", "uncompressed_received=0")]
+    public async Task Echo_sample_compresses_from_its_deflate_min_size(string? minimum, string expected)
+    {
+        string tool = Tool.Value;
+        string[] arguments = minimum is null ? ["--deflate"] : ["--deflate", "--deflate-min-size", minimum];
+        await using EchoSampleProcess sample = await EchoSampleProcess.StartAsync(1024 * 1024, arguments);
+        (int exit, string output) = await Task.Run(() => Run(tool,
+            $"--mode echo --conns 1 --payload chat300 --deflate --verify --messages 100 --port {sample.Port} --duration 10 --warmup 0",
+            TimeSpan.FromSeconds(60)));
+        Assert.True(exit == 0, $"tern-load exited {exit}:\n{output}");
+        string[] result = output.Split('\n').Last(l => l.StartsWith("RESULT ", StringComparison.Ordinal)).Split(' ');
+        Assert.Contains("errors=0", result);
+        Assert.Contains(expected, result);
     }
 
     [Theory]
