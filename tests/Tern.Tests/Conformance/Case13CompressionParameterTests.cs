@@ -89,6 +89,7 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
     [InlineData("13.n-tern.22", "permessage-deflate; server_max_window_bits=010")]
     [InlineData("13.n-tern.23", "x-webkit-deflate-frame")]
     [InlineData("13.n-tern.29", "permessage-deflate; server_max_window_bits=9")]
+    [InlineData("13.n-tern.31", "permessage-deflate ;client_no_context_takeover ;  server_max_window_bits = 10 ,x-other")]
     public async Task Case_13_n_tern_negotiation(string caseId, string offers)
     {
         _ = caseId;
