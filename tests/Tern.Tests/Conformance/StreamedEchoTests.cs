@@ -1,5 +1,4 @@
 using System.Text;
-using Tern.Tests.TestSupport;
 
 namespace Tern.Tests.Conformance;
 
@@ -12,25 +11,7 @@ public sealed class StreamedEchoServer : ConformanceServer
 {
     private protected override string[]? SampleArguments() => null;
 
-    private protected override void Configure(WebSocketServer server) =>
-        server.MapFallback(async (connection, ct) =>
-        {
-            byte[] buffer = new byte[16 * 1024];
-            while (await connection.ReadMessageStreamAsync(ct) is { } reader)
-            {
-                await using (reader)
-                await using (WebSocketMessageWriter writer = await connection.BeginMessageAsync(reader.Kind, ct))
-                {
-                    int read;
-                    while ((read = await reader.ReadAsync(buffer, ct)) > 0)
-                    {
-                        await writer.WriteAsync(buffer.AsMemory(0, read), ct);
-                    }
-
-                    await writer.CompleteAsync(cancellationToken: ct);
-                }
-            }
-        });
+    private protected override void Configure(WebSocketServer server) => Server.LargeMessageTests.MapStreamingEcho(server);
 
     private protected override void ConfigureOptions(WebSocketServerOptions options) =>
         options.Compression = new WebSocketCompressionOptions { MinimumMessageSize = 0 };
