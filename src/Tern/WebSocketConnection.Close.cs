@@ -198,6 +198,8 @@ public sealed partial class WebSocketConnection
     {
         FrameWriter.WriteClose(_io.BeginOutput(), code, reason, _maskOutgoing, _maskOutgoing ? _maskKeys.Next() : 0);
         _io.CommitOutput();
+        // Nothing may follow a close frame: sends held behind a fragmented message fail now.
+        FailHeldLocked();
         _settings.Metrics?.CloseSent(code);
     }
 }

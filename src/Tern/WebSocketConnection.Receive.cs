@@ -27,12 +27,17 @@ public sealed partial class WebSocketConnection
     /// One receive at a time: the enumeration and a closing handshake may both want to read. The enumeration holds the
     /// receive only while reading, not while paused in its consumer's loop body.
     /// </remarks>
-    private ValueTask<bool> ReceiveAsync(bool deliverMessages, CancellationToken cancellationToken)
+    /// <param name="deliverMessages">False to drop data messages (while closing).</param>
+    /// <param name="streaming">Hand messages that start now out in chunks (see <see cref="ReadMessageStreamAsync"/>).</param>
+    /// <param name="cancellationToken">Ends the wait for input.</param>
+    private ValueTask<bool> ReceiveAsync(bool deliverMessages, bool streaming, CancellationToken cancellationToken)
     {
         if (Interlocked.CompareExchange(ref _receiving, 1, 0) != 0)
         {
             return WaitForCloseHandshakeAsync(cancellationToken);
         }
+
+        _decoder.StreamMessages = streaming;
 
         // Not wrapped in another async method: the state of every pending receive stays allocated while the
         // connection is idle, so one state machine, not two.
@@ -114,6 +119,16 @@ public sealed partial class WebSocketConnection
                     {
                         // Liveness is tracked from every received byte; a pong needs nothing more.
                     }
+                    else if (received.Type == ProtocolEventType.MessageData)
+                    {
+                        if (deliverMessages && State == WebSocketConnectionState.Open && _decoder.StreamMessages && !_skipStreamedMessage)
+                        {
+                            break;
+                        }
+
+                        // The rest of a streamed message whose reader let go of it: dropped chunk by chunk.
+                        _skipStreamedMessage &= !received.EndOfMessage;
+                    }
                     else if (received.Type != ProtocolEventType.Message || (deliverMessages && State == WebSocketConnectionState.Open))
                     {
                         break;
@@ -139,7 +154,13 @@ public sealed partial class WebSocketConnection
                 {
                     case ProtocolEventType.Message:
                         _received = new WebSocketMessage(received.MessageKind, received.Payload);
+                        _receivedEnd = true;
                         _settings.Metrics?.MessageReceived(received.MessageKind, received.Payload.Length);
+                        return true;
+                    case ProtocolEventType.MessageData:
+                        // Counted in the metrics by the reader, once the message is whole.
+                        _received = new WebSocketMessage(received.MessageKind, received.Payload);
+                        _receivedEnd = received.EndOfMessage;
                         return true;
                     case ProtocolEventType.Close:
                         OnPeerClose(received.CloseCode, received.Reason);
@@ -220,7 +241,7 @@ public sealed partial class WebSocketConnection
                 _state = Reading;
             }
 
-            return _state == Reading ? _connection.ReceiveAsync(deliverMessages: true, _readToken) : new ValueTask<bool>(false);
+            return _state == Reading ? _connection.ReceiveAsync(deliverMessages: true, streaming: false, _readToken) : new ValueTask<bool>(false);
         }
 
         public ValueTask DisposeAsync()

@@ -107,9 +107,9 @@ public sealed partial class WebSocketConnection
         }
     }
 
-    private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload, bool compressed = false)
+    private void WriteFrameLocked(Opcode opcode, ReadOnlySpan<byte> payload, bool compressed = false, bool fin = true)
     {
-        FrameWriter.WriteFrame(_io.BeginOutput(), opcode, payload, fin: true, compressed, _maskOutgoing, _maskOutgoing ? _maskKeys.Next() : 0);
+        FrameWriter.WriteFrame(_io.BeginOutput(), opcode, payload, fin, compressed, _maskOutgoing, _maskOutgoing ? _maskKeys.Next() : 0);
         _io.CommitOutput();
     }
 
@@ -138,7 +138,15 @@ public sealed partial class WebSocketConnection
                 throw new WebSocketClosedException();
             }
 
-            if (policy == SlowConsumerPolicy.Wait || _io.QueuedBytes <= _settings.MaxSendQueueSize)
+            if (_writer is not null)
+            {
+                // A fragmented message is open: this one waits for its end, as a copy counted with the queue.
+                if (TryHoldLocked(opcode, payload, enforceLimit: policy != SlowConsumerPolicy.Wait, awaited: true, out Task? queued))
+                {
+                    return WaitForHeldSendAsync(queued!, waitForDrain: policy == SlowConsumerPolicy.Wait, cancellationToken);
+                }
+            }
+            else if (policy == SlowConsumerPolicy.Wait || _io.QueuedBytes <= _settings.MaxSendQueueSize)
             {
                 WriteMessageLocked(opcode, payload);
                 _settings.Metrics?.MessageSent(opcode == Opcode.Text, payload.Length);
@@ -174,7 +182,15 @@ public sealed partial class WebSocketConnection
                 return false;
             }
 
-            if (_io.QueuedBytes <= _settings.MaxSendQueueSize)
+            if (_writer is not null)
+            {
+                // Held behind the open fragmented message, and queued right after it (never interleaved).
+                if (TryHoldLocked(frames.Opcode, frames.Payload, enforceLimit: true, awaited: false, out _))
+                {
+                    return true;
+                }
+            }
+            else if (_io.QueuedBytes <= _settings.MaxSendQueueSize)
             {
                 if (_compressor is { KeepsContext: true } compressor && compressor.ShouldCompress(frames.Payload.Length))
                 {

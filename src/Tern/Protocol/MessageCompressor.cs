@@ -44,6 +44,37 @@ internal sealed class MessageCompressor : IDisposable
         return CompressAlone(payload, _level, WindowBits, out length);
     }
 
+    /// <summary>Whether a message sent in fragments goes out compressed: its size is unknown when its first frame leaves,
+    /// so the size threshold does not apply, only the window size zlib can work with.</summary>
+    public bool CompressesFragments => WindowBits >= MinimumWindowBits;
+
+    /// <summary>
+    /// The deflater for one message sent in fragments: this connection's own under context takeover, else one borrowed
+    /// from the pool for the message's duration. Give it back with <see cref="EndFragmentedMessage"/>.
+    /// </summary>
+    public Deflater BeginFragmentedMessage() => KeepsContext ? _own ??= new Deflater(_level, WindowBits) : ZLibPool.RentDeflater(_level, WindowBits);
+
+    /// <summary>
+    /// Ends a fragmented message's use of <paramref name="deflater"/>. One borrowed from the pool goes back only when the
+    /// message was completed (its last fragment full-flushed, so nothing refers back); one abandoned mid-message is freed.
+    /// </summary>
+    public void EndFragmentedMessage(Deflater deflater, bool completed)
+    {
+        if (KeepsContext)
+        {
+            return;
+        }
+
+        if (completed)
+        {
+            ZLibPool.Return(deflater);
+        }
+        else
+        {
+            deflater.Dispose();
+        }
+    }
+
     /// <summary>Compresses a message that refers to nothing before it, with a pooled deflater: the same bytes serve every
     /// connection that negotiated this window size without context takeover.</summary>
     public static byte[] CompressAlone(ReadOnlySpan<byte> payload, int level, int windowBits, out int length)

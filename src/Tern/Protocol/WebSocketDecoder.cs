@@ -11,6 +11,12 @@ public enum ProtocolEventType
     NeedMoreData,
     /// <summary>A complete data message (<see cref="ProtocolEvent.MessageKind"/>, <see cref="ProtocolEvent.Payload"/>).</summary>
     Message,
+    /// <summary>
+    /// Part of a data message read in streaming mode (<see cref="WebSocketDecoder.StreamMessages"/>): the next bytes of
+    /// its payload as they arrived (unmasked, inflated, UTF-8 checked so far), and whether they are its last
+    /// (<see cref="ProtocolEvent.EndOfMessage"/>). A message gives at least one; only the last may be empty.
+    /// </summary>
+    MessageData,
     /// <summary>A ping: answer it with a pong carrying the same payload.</summary>
     Ping,
     /// <summary>A pong (solicited or not).</summary>
@@ -34,9 +40,10 @@ public enum ProtocolEventType
 public readonly struct ProtocolEvent
 {
     internal ProtocolEvent(ProtocolEventType type, WebSocketMessageKind kind = default, ReadOnlyMemory<byte> payload = default,
-        WebSocketCloseCode closeCode = default, string reason = "")
+        WebSocketCloseCode closeCode = default, string reason = "", bool endOfMessage = false)
     {
         Type = type;
+        EndOfMessage = endOfMessage;
         MessageKind = kind;
         Payload = payload;
         CloseCode = closeCode;
@@ -46,8 +53,11 @@ public readonly struct ProtocolEvent
     /// <summary>What happened.</summary>
     public ProtocolEventType Type { get; }
 
-    /// <summary>For <see cref="ProtocolEventType.Message"/>: text or binary.</summary>
+    /// <summary>For <see cref="ProtocolEventType.Message"/> and <see cref="ProtocolEventType.MessageData"/>: text or binary.</summary>
     public WebSocketMessageKind MessageKind { get; }
+
+    /// <summary>For <see cref="ProtocolEventType.MessageData"/>: these are the message's last bytes.</summary>
+    public bool EndOfMessage { get; }
 
     /// <summary>The message, ping or pong payload (unmasked).</summary>
     public ReadOnlyMemory<byte> Payload { get; }
@@ -83,6 +93,15 @@ public sealed class WebSocketDecoder : IDisposable
     /// </summary>
     private const int PooledMessageLimit = 1024 * 1024;
 
+    /// <summary>
+    /// The most a streamed message holds at once: one chunk of its payload (and, when compressed, a few KiB of input
+    /// waiting for the inflater). Large enough that a big message costs few events, small enough to be pooled.
+    /// </summary>
+    public const int StreamChunkSize = 64 * 1024;
+
+    /// <summary>Compressed input unmasked and handed to the inflater per step.</summary>
+    private const int InflateInputStep = 4096;
+
     private readonly bool _expectMasked;
     private readonly long _maxMessageSize;
     private readonly BufferBudget? _budget;
@@ -110,6 +129,16 @@ public sealed class WebSocketDecoder : IDisposable
     private long _compressedLength;
     private bool _inflateEnded;
     private Inflater? _inflater;
+
+    // A message handed out in chunks (streaming mode): the chunk given out last, and for a compressed one the unmasked
+    // input the inflater has not taken yet and whether it may still hold output.
+    private bool _streaming;
+    private byte[]? _chunk;
+    private byte[]? _pendingInput;
+    private int _pendingOffset;
+    private int _pendingCount;
+    private bool _inflaterMayHoldOutput;
+    private bool _tailFed;
 
     /// <summary>Creates a decoder.</summary>
     /// <param name="expectMaskedFrames">True on a server (client frames must be masked), false on a client (server frames must not be).</param>
@@ -142,6 +171,15 @@ public sealed class WebSocketDecoder : IDisposable
 
     /// <summary>Whether this decoder holds an inflater now (between messages, only under the peer's context takeover).</summary>
     internal bool HoldsInflater => _inflater is not null;
+
+    /// <summary>
+    /// Streaming mode: data messages that start from now on are handed out in chunks of at most
+    /// <see cref="StreamChunkSize"/> bytes as they arrive (<see cref="ProtocolEventType.MessageData"/>) instead of whole,
+    /// so a message of any size up to the limit holds one chunk of memory. A message already started keeps its mode.
+    /// Every rule still applies: the size limit on the running total (inflated when compressed), UTF-8 at the first
+    /// invalid byte, and the incomplete sequence at the end.
+    /// </summary>
+    public bool StreamMessages { get; set; }
 
     /// <summary>True while a fragmented message or a frame is partly received.</summary>
     public bool IsMidMessage => _inMessage || _inFrame;
@@ -203,6 +241,17 @@ public sealed class WebSocketDecoder : IDisposable
                 return CompleteControlFrame();
             }
 
+            if (_streaming)
+            {
+                if (StreamPayload(ref input) is { } streamed)
+                {
+                    return streamed;
+                }
+
+                // The frame ended without completing the message and without new bytes: on to the next frame.
+                continue;
+            }
+
             if (_frameRemaining > 0)
             {
                 if (input.IsEmpty)
@@ -241,6 +290,170 @@ public sealed class WebSocketDecoder : IDisposable
                 return new ProtocolEvent(ProtocolEventType.Message, _messageKind, payload);
             }
         }
+    }
+
+    /// <summary>
+    /// Streaming mode: moves the current frame's payload into the chunk buffer (unmasked, inflated when compressed,
+    /// checked) and returns it as a <see cref="ProtocolEventType.MessageData"/> event once it holds bytes, or the
+    /// message's end. Returns <see cref="ProtocolEventType.NeedMoreData"/> when the input is used up with nothing to hand
+    /// out, and null when a frame before the last ended with nothing new (the caller reads the next header).
+    /// </summary>
+    private ProtocolEvent? StreamPayload(ref ReadOnlySequence<byte> input)
+    {
+        if (_chunk is null)
+        {
+            // Reserved from the budget like a message buffer: a crowd of streamed messages is bounded the same way.
+            if (_budget is not null && !_budget.TryReserve(StreamChunkSize))
+            {
+                return FailOverBudget();
+            }
+
+            _chunk = ArrayPool<byte>.Shared.Rent(StreamChunkSize);
+        }
+
+        // Never more than one byte past the limit, so an oversized message (or a bomb) fails having produced no more.
+        Span<byte> chunk = _chunk.AsSpan(0, (int)Math.Min(StreamChunkSize, _maxMessageSize + 1 - _messageLength));
+        int produced;
+        if (_compressed)
+        {
+            if (InflateChunk(ref input, chunk, out produced) is { } failed)
+            {
+                return failed;
+            }
+        }
+        else
+        {
+            produced = (int)Math.Min(Math.Min(_frameRemaining, input.Length), chunk.Length);
+            CopyPayload(ref input, chunk[..produced]);
+            _frameRemaining -= produced;
+        }
+
+        _messageLength += produced;
+        if (_messageLength > _maxMessageSize)
+        {
+            return Fail(WebSocketCloseCode.MessageTooBig, $"Messages are limited to {_maxMessageSize} bytes (inflated).");
+        }
+
+        if (_messageKind == WebSocketMessageKind.Text && !_utf8.TryValidate(chunk[..produced]))
+        {
+            return Fail(WebSocketCloseCode.InvalidPayloadData, "A text message is not valid UTF-8.");
+        }
+
+        ReadOnlyMemory<byte> payload = _chunk.AsMemory(0, produced);
+        bool frameDone = _frameRemaining == 0 && _pendingCount == 0 && !_inflaterMayHoldOutput
+            && (!_compressed || !_frame.Fin || _tailFed || _inflateEnded);
+        if (!frameDone)
+        {
+            return produced > 0 ? new ProtocolEvent(ProtocolEventType.MessageData, _messageKind, payload) : default(ProtocolEvent);
+        }
+
+        _inFrame = false;
+        if (!_frame.Fin)
+        {
+            return produced > 0 ? new ProtocolEvent(ProtocolEventType.MessageData, _messageKind, payload) : null;
+        }
+
+        if (_compressed)
+        {
+            EndInflating();
+        }
+
+        if (_messageKind == WebSocketMessageKind.Text && !_utf8.IsComplete)
+        {
+            return Fail(WebSocketCloseCode.InvalidPayloadData, "A text message ends in the middle of a UTF-8 sequence.");
+        }
+
+        _inMessage = false;
+        return new ProtocolEvent(ProtocolEventType.MessageData, _messageKind, payload, endOfMessage: true);
+    }
+
+    /// <summary>
+    /// Inflates compressed payload into <paramref name="chunk"/> until it is full or the input is used up. Input the
+    /// inflater has not taken when the chunk fills waits (unmasked) in a small buffer for the next chunk; after the last
+    /// frame the stripped 00 00 FF FF is fed the same way.
+    /// </summary>
+    private ProtocolEvent? InflateChunk(ref ReadOnlySequence<byte> input, Span<byte> chunk, out int produced)
+    {
+        produced = 0;
+        Inflater inflater = _inflater ??= ZLibPool.RentInflater();
+        _pendingInput ??= ArrayPool<byte>.Shared.Rent(InflateInputStep);
+        while (produced < chunk.Length)
+        {
+            if (_pendingCount == 0 && !_inflaterMayHoldOutput)
+            {
+                if (_frameRemaining > 0 && !input.IsEmpty)
+                {
+                    int take = (int)Math.Min(Math.Min(_frameRemaining, input.Length), InflateInputStep);
+                    CopyPayload(ref input, _pendingInput.AsSpan(0, take));
+                    _frameRemaining -= take;
+                    _compressedLength += take;
+                    (_pendingOffset, _pendingCount) = (0, take);
+                }
+                else if (_frameRemaining == 0 && _frame.Fin && !_tailFed)
+                {
+                    _tailFed = true;
+                    FlushTail.CopyTo(_pendingInput);
+                    (_pendingOffset, _pendingCount) = (0, FlushTail.Length);
+                }
+                else
+                {
+                    return null;
+                }
+
+                if (_inflateEnded)
+                {
+                    // Bytes after a final block (BFINAL) are ignored, as zlib does (see InflatePayload).
+                    _pendingCount = 0;
+                    continue;
+                }
+            }
+
+            Span<byte> room = chunk[produced..];
+            InflateStatus status = inflater.Inflate(_pendingInput.AsSpan(_pendingOffset, _pendingCount), room, out int consumed, out int written);
+            if (status == InflateStatus.Invalid)
+            {
+                return Fail(WebSocketCloseCode.InvalidPayloadData, "A compressed message is not valid deflate data.");
+            }
+
+            _pendingOffset += consumed;
+            _pendingCount -= consumed;
+            produced += written;
+            // A full output may leave zlib holding more (a long match, a stored block): ask again even with no input.
+            _inflaterMayHoldOutput = written == room.Length;
+            if (status == InflateStatus.StreamEnd)
+            {
+                _inflateEnded = true;
+                _pendingCount = 0;
+                _inflaterMayHoldOutput = false;
+            }
+            else if (consumed == 0 && written == 0 && _pendingCount > 0)
+            {
+                // zlib took nothing and gave nothing with both input and room: never spin on it.
+                return Fail(WebSocketCloseCode.InvalidPayloadData, "A compressed message is not valid deflate data.");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Gives back a streamed message's chunk (and its share of the budget) and its pending compressed input.</summary>
+    private void ReleaseStreamBuffers()
+    {
+        if (_chunk is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_chunk);
+            _budget?.Release(StreamChunkSize);
+            _chunk = null;
+        }
+
+        if (_pendingInput is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_pendingInput);
+            _pendingInput = null;
+        }
+
+        _pendingCount = 0;
+        _inflaterMayHoldOutput = false;
     }
 
     /// <summary>Moves payload bytes from the input into <paramref name="target"/>, unmasking on the way (one pass per segment).</summary>
@@ -312,6 +525,8 @@ public sealed class WebSocketDecoder : IDisposable
                 _compressed = rsv1;
                 _compressedLength = 0;
                 _inflateEnded = false;
+                _streaming = StreamMessages;
+                _tailFed = false;
                 break;
             case Opcode.Continuation:
                 if (!_inMessage)
@@ -338,7 +553,7 @@ public sealed class WebSocketDecoder : IDisposable
             return Fail(WebSocketCloseCode.MessageTooBig, $"Messages are limited to {_maxMessageSize} bytes.");
         }
 
-        if (!frame.IsControl && !_compressed && frame.Fin && _message is null && frame.Opcode != Opcode.Continuation)
+        if (!frame.IsControl && !_compressed && !_streaming && frame.Fin && _message is null && frame.Opcode != Opcode.Continuation)
         {
             // A single-frame message: its size is known now, so the buffer is rented once at the right size. Not beyond
             // what the pool serves, though: a header alone would otherwise reserve up to the message limit from the shared
@@ -408,11 +623,21 @@ public sealed class WebSocketDecoder : IDisposable
     /// </summary>
     private ProtocolEvent? FinishInflating()
     {
-        if (!_inflateEnded && Inflate([0x00, 0x00, 0xFF, 0xFF]) is { } failed)
+        if (!_inflateEnded && Inflate(FlushTail) is { } failed)
         {
             return failed;
         }
 
+        EndInflating();
+        return null;
+    }
+
+    /// <summary>The tail a sender strips from every compressed message, and the receiver appends (RFC 7692 §7.2.2).</summary>
+    private static ReadOnlySpan<byte> FlushTail => [0x00, 0x00, 0xFF, 0xFF];
+
+    /// <summary>Gives the inflater back to the pool at the end of a compressed message, or keeps it under context takeover.</summary>
+    private void EndInflating()
+    {
         if (_inflateEnded && _inflater is not null)
         {
             // The peer ended its deflate stream (BFINAL): whatever it sends next starts a new one.
@@ -424,8 +649,6 @@ public sealed class WebSocketDecoder : IDisposable
         {
             ReturnInflater();
         }
-
-        return null;
     }
 
     /// <summary>
@@ -536,6 +759,7 @@ public sealed class WebSocketDecoder : IDisposable
     private ProtocolEvent Fail(WebSocketCloseCode code, string reason)
     {
         _finished = true;
+        ReleaseStreamBuffers();
         ReleaseMessageBuffer();
         ReleaseControlBuffer();
         ReleaseInflater();
@@ -647,6 +871,7 @@ public sealed class WebSocketDecoder : IDisposable
         if (!_inMessage)
         {
             ReleaseMessageBuffer();
+            ReleaseStreamBuffers();
         }
 
         if (!_inFrame)
@@ -661,6 +886,7 @@ public sealed class WebSocketDecoder : IDisposable
         _inMessage = false;
         _inFrame = false;
         ReleaseMessageBuffer();
+        ReleaseStreamBuffers();
         ReleaseControlBuffer();
         ReleaseInflater();
         _finished = true;

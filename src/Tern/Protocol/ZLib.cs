@@ -94,9 +94,18 @@ internal sealed unsafe class Deflater : IDisposable
     /// Z_SYNC_FLUSH, so later messages may refer back to it (context takeover); otherwise Z_FULL_FLUSH, after which
     /// nothing refers back, so the deflater can next serve any other connection.
     /// </summary>
-    public byte[] Compress(ReadOnlySpan<byte> input, bool keepContext, out int length)
+    public byte[] Compress(ReadOnlySpan<byte> input, bool keepContext, out int length) =>
+        CompressFragment(input, endOfMessage: true, keepContext, out length);
+
+    /// <summary>
+    /// Compresses one fragment of a message (RFC 7692 §7.2.1 compresses the message, not the frame). A fragment before
+    /// the last ends with Z_SYNC_FLUSH and keeps its 00 00 FF FF, so the peer can inflate it on arrival; the last one is
+    /// flushed and stripped like <see cref="Compress"/>. All fragments of one message go through the same deflater.
+    /// </summary>
+    public byte[] CompressFragment(ReadOnlySpan<byte> input, bool endOfMessage, bool keepContext, out int length)
     {
         ObjectDisposedException.ThrowIf(_stream is null, this);
+        int flush = !endOfMessage || keepContext ? ZLibNative.SyncFlush : ZLibNative.FullFlush;
         byte[] output = ArrayPool<byte>.Shared.Rent(input.Length + input.Length / 64 + 64);
         length = 0;
         fixed (byte* inputStart = input)
@@ -117,7 +126,7 @@ internal sealed unsafe class Deflater : IDisposable
                 {
                     _stream->NextOut = outputStart + length;
                     _stream->AvailOut = (uint)(output.Length - length);
-                    int result = ZLibNative.Deflate(_stream, keepContext ? ZLibNative.SyncFlush : ZLibNative.FullFlush);
+                    int result = ZLibNative.Deflate(_stream, flush);
                     length = output.Length - (int)_stream->AvailOut;
                     if (result != ZLibNative.Ok && result != ZLibNative.BufError)
                     {
@@ -135,6 +144,11 @@ internal sealed unsafe class Deflater : IDisposable
 
             _stream->NextIn = null;
             _stream->NextOut = null;
+        }
+
+        if (!endOfMessage)
+        {
+            return output;
         }
 
         if (output.AsSpan(0, length).EndsWith(FlushTail))

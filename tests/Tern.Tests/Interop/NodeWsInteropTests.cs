@@ -162,6 +162,18 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_fragmented_message_is_read_as_a_stream_and_sent_back_in_fragments(bool deflate)
+    {
+        await using EchoServer server = await EchoServer.StartAsync(o => o.Compression = deflate ? new WebSocketCompressionOptions() : null, streamed: true);
+        await RunCaseAsync(server, "streamed", new() { ["TERN_STREAM_DEFLATE"] = deflate ? "true" : "false" });
+        await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
+        // Streamed for real: read in several chunks and sent back in as many frames.
+        Assert.True(server.StreamedFragments > 1, $"{server.StreamedFragments} fragments");
+    }
+
+    [Theory]
     [InlineData(401)]
     [InlineData(403)]
     public async Task Handshake_refusals_reach_ws_with_their_status(int status)
@@ -241,14 +253,39 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
 
         public int ConnectionCount => _server.Server.ConnectionCount;
 
+        /// <summary>Fragments sent by a streamed echo (see <see cref="StartAsync"/>).</summary>
+        public int StreamedFragments => _streamedFragments[0];
+
+        private int[] _streamedFragments = [0];
+
         public Task StopAsync() => _server.Server.StopAsync();
 
-        public static async Task<EchoServer> StartAsync(Action<WebSocketServerOptions>? configure = null)
+        /// <param name="configure">Server options.</param>
+        /// <param name="streamed">Read each message as a stream and echo it as it arrives, a fragment per chunk read.</param>
+        public static async Task<EchoServer> StartAsync(Action<WebSocketServerOptions>? configure = null, bool streamed = false)
         {
             var closes = new ConcurrentQueue<WebSocketCloseInfo?>();
             var log = new RecordingLoggerFactory();
+            int[] fragments = [0];
             TestServer server = await TestServer.StartAsync(s => s.Map("/interop", async (connection, ct) =>
             {
+                while (streamed && await connection.ReadMessageStreamAsync(ct) is { } reader)
+                {
+                    await using (reader)
+                    await using (WebSocketMessageWriter writer = await connection.BeginMessageAsync(reader.Kind, ct))
+                    {
+                        byte[] buffer = new byte[16 * 1024];
+                        int read;
+                        while ((read = await reader.ReadAsync(buffer, ct)) > 0)
+                        {
+                            await writer.WriteAsync(buffer.AsMemory(0, read), ct);
+                            Interlocked.Increment(ref fragments[0]);
+                        }
+
+                        await writer.CompleteAsync(cancellationToken: ct);
+                    }
+                }
+
                 bool closeRequested = false;
                 await foreach (WebSocketMessage message in connection.ReadMessagesAsync(ct))
                 {
@@ -273,7 +310,7 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
                 options.LoggerFactory = log;
                 configure?.Invoke(options);
             });
-            return new EchoServer(server, closes, log);
+            return new EchoServer(server, closes, log) { _streamedFragments = fragments };
         }
 
         /// <summary>Asserts that one connection was served and ended with the close frame given, and nothing was logged as an error.</summary>

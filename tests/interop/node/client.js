@@ -279,6 +279,22 @@ const cases = {
     const params = ws._extensions['permessage-deflate'].params;
     return `permessage-deflate negotiated with ${JSON.stringify(params)}; 16 messages echoed`;
   },
+
+  // A 1 MiB binary message sent in 16 fragments (fin: false until the last), with deflate when TERN_STREAM_DEFLATE
+  // is set: the test's server reads it as a stream and echoes it as it arrives, in fragments, which ws reassembles.
+  async streamed() {
+    const deflate = process.env.TERN_STREAM_DEFLATE === 'true';
+    const ws = await connect({ client: { perMessageDeflate: deflate ? { threshold: 0 } : false } });
+    if (deflate !== /^permessage-deflate/.test(ws.extensions)) throw new Error(`extensions "${ws.extensions}"`);
+    const whole = Buffer.concat([crypto.randomBytes(512 * 1024), Buffer.alloc(512 * 1024, 'json-ish text ')]);
+    const part = whole.length / 16;
+    for (let i = 0; i < 16; i++) {
+      await send(ws, whole.subarray(i * part, (i + 1) * part), { binary: true, fin: i === 15, compress: deflate });
+    }
+    await expectEcho(ws, whole, true);
+    await closeNormally(ws);
+    return `1 MiB in 16 fragments${deflate ? ' (compressed)' : ''} streamed through and echoed in fragments`;
+  },
 };
 
 async function main() {
