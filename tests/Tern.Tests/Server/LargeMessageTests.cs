@@ -15,7 +15,7 @@ public sealed class LargeMessageTests
     private static readonly byte[] Json = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 3000).Select(i => $"{{\"id\":{i},\"text\":\"héllo €\"}},")));
 
     /// <summary>Reads every message as a stream and echoes it as it arrives, one fragment per chunk read.</summary>
-    private static void MapStreamingEcho(WebSocketServer server) =>
+    internal static void MapStreamingEcho(WebSocketServer server) =>
         server.MapFallback(async (connection, ct) =>
         {
             byte[] buffer = new byte[7000];
