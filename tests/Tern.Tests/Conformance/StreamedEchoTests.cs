@@ -1,6 +1,10 @@
 using System.Text;
 
-namespace Tern.Tests.Conformance;
+using Tern.Tests.Conformance;
+
+// Its own namespace: ConformanceSummaryTests counts the case classes of Tern.Tests.Conformance against Autobahn's
+// categories, and these cases are Tern's own.
+namespace Tern.Tests.Conformance.Streaming;
 
 /// <summary>
 /// The server under test for <see cref="StreamedEchoTests"/>: an echo that reads each message as a stream
