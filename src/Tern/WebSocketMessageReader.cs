@@ -14,8 +14,9 @@ namespace Tern;
 /// is read, so a read then fails. A chunk may end in the middle of a character.</para>
 /// <para>Only asynchronous reads are supported (<see cref="ReadAsync(Memory{byte}, CancellationToken)"/>,
 /// <see cref="Stream.CopyToAsync(Stream)"/>, <c>JsonSerializer.DeserializeAsync</c>): a blocking read could wait on the
-/// very thread that delivers the connection's input. A read fails with <see cref="IOException"/> if the connection ends
-/// before the message does.</para>
+/// very thread that delivers the connection's input. A read fails with <see cref="IOException"/> (its inner exception a
+/// <see cref="WebSocketClosedException"/>) if the connection ends before the message does; a server handler that lets
+/// it escape is not logged as failing, as for a send after the peer left.</para>
 /// </remarks>
 public sealed class WebSocketMessageReader : Stream
 {
@@ -77,14 +78,15 @@ public sealed class WebSocketMessageReader : Stream
 
             if (_released)
             {
-                throw new IOException("The connection closed before the end of the message.");
+                throw new IOException("The connection closed before the end of the message.", new WebSocketClosedException());
             }
 
             if (!await _connection.ReceiveChunkAsync(cancellationToken).ConfigureAwait(false))
             {
                 WebSocketCloseInfo? closed = _connection.CloseInfo;
                 Release();
-                throw new IOException($"The connection closed before the end of the message ({(closed is null ? "closing" : $"{(int)closed.Code} {closed.Reason}")}).");
+                throw new IOException($"The connection closed before the end of the message ({(closed is null ? "closing" : $"{(int)closed.Code} {closed.Reason}")}).",
+                    new WebSocketClosedException());
             }
 
             (_chunk, _lastChunk) = _connection.ReceivedChunk;

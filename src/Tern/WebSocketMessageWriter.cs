@@ -10,7 +10,8 @@ namespace Tern;
 /// <para>While the message is open it owns the connection's data stream: other sends wait for it to end (they do not
 /// fail) and broadcasts are held and queued right after it, in the order they came. Pongs and a close frame may go out
 /// between its frames, as RFC 6455 allows. So complete it promptly, and always: use <c>await using</c> and call
-/// <see cref="CompleteAsync"/> at the end.</para>
+/// <see cref="CompleteAsync"/> at the end. Awaiting another send on the same connection before completing it would wait
+/// for its end forever.</para>
 /// <para><b>Disposing without completing</b> abandons the message. If none of it was sent, nothing happens. If part of
 /// it was, there is no way to take it back on the wire, and ending it would hand the peer a truncated message as if it
 /// were whole, so the connection is closed with 1011 (Internal Server Error) instead.</para>

@@ -184,9 +184,11 @@ public sealed partial class WebSocketServer
         catch (OperationCanceledException) when (connection.Aborted.IsCancellationRequested)
         {
         }
-        catch (WebSocketClosedException) when (connection.State != WebSocketConnectionState.Open)
+        catch (Exception e) when (e is WebSocketClosedException or IOException { InnerException: WebSocketClosedException } && connection.State != WebSocketConnectionState.Open)
         {
-            // The handler tried to send after the peer left: the normal end of a conversation, not a server error.
+            // The handler tried to send after the peer left, or was reading a message as a stream when the peer left or
+            // broke the protocol (already logged and answered with its close code): the end of a conversation, not a
+            // server error.
             Log.HandlerSentAfterClose(_logger, connection.Id);
         }
         catch (Exception e)

@@ -155,7 +155,7 @@ internal static partial class Log
         }
     }
 
-    [LoggerMessage(407, LogLevel.Debug, "Connection {Id}: the handler sent after the connection closed")]
+    [LoggerMessage(407, LogLevel.Debug, "Connection {Id}: the handler sent, or read a message, after the connection closed")]
     public static partial void HandlerSentAfterClose(ILogger logger, long id);
 
     [LoggerMessage(408, LogLevel.Debug, "Connection {Id}: closing with {Code}")]

@@ -302,17 +302,21 @@ public sealed class WebSocketDecoder : IDisposable
     {
         if (_chunk is null)
         {
+            // A small single-frame message needs no more than its size; otherwise the chunk is full-sized.
+            int size = !_compressed && _frame.Fin ? (int)Math.Clamp(_frameRemaining, MinimumMessageBuffer, StreamChunkSize) : StreamChunkSize;
+            byte[] chunkBuffer = ArrayPool<byte>.Shared.Rent(size);
             // Reserved from the budget like a message buffer: a crowd of streamed messages is bounded the same way.
-            if (_budget is not null && !_budget.TryReserve(StreamChunkSize))
+            if (_budget is not null && !_budget.TryReserve(chunkBuffer.Length))
             {
+                ArrayPool<byte>.Shared.Return(chunkBuffer);
                 return FailOverBudget();
             }
 
-            _chunk = ArrayPool<byte>.Shared.Rent(StreamChunkSize);
+            _chunk = chunkBuffer;
         }
 
         // Never more than one byte past the limit, so an oversized message (or a bomb) fails having produced no more.
-        Span<byte> chunk = _chunk.AsSpan(0, (int)Math.Min(StreamChunkSize, _maxMessageSize + 1 - _messageLength));
+        Span<byte> chunk = _chunk.AsSpan(0, (int)Math.Min(Math.Min(_chunk.Length, StreamChunkSize), _maxMessageSize + 1 - _messageLength));
         int produced;
         if (_compressed)
         {
@@ -441,8 +445,8 @@ public sealed class WebSocketDecoder : IDisposable
     {
         if (_chunk is not null)
         {
+            _budget?.Release(_chunk.Length);
             ArrayPool<byte>.Shared.Return(_chunk);
-            _budget?.Release(StreamChunkSize);
             _chunk = null;
         }
 

@@ -245,6 +245,9 @@ internal sealed unsafe class Inflater : IDisposable
         }
     }
 
+    /// <summary>Whether the native state is freed (for tests).</summary>
+    internal bool IsDisposed => _stream is null;
+
     /// <summary>Forgets the stream (and its history) so the inflater can start a new one.</summary>
     public void Reset()
     {
@@ -341,7 +344,7 @@ internal static class ZLibPool
         inflater.Dispose();
     }
 
-    /// <summary>How many of each are kept now (for tests).</summary>
+    /// <summary>How many inflaters are kept now (for tests).</summary>
     public static int PooledInflaters
     {
         get
@@ -350,6 +353,16 @@ internal static class ZLibPool
             {
                 return s_inflaters.Count;
             }
+        }
+    }
+
+    /// <summary>How many deflaters of this level and window size are kept now (for tests).</summary>
+    public static int PooledDeflaters(int level, int windowBits)
+    {
+        Stack<Deflater> pool = DeflatersFor(level, windowBits);
+        lock (pool)
+        {
+            return pool.Count;
         }
     }
 

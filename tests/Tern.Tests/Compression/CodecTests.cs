@@ -150,6 +150,47 @@ public sealed class CodecTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Inflated_messages_are_reserved_from_the_shared_budget()
+    {
+        // 64 KiB of budget; a message inflating to 200 KB fits the size limit but not the budget: 1013.
+        var budget = new BufferBudget(64 * 1024);
+        using var decoder = new WebSocketDecoder(expectMaskedFrames: true, 1 << 20, budget, perMessageDeflate: true);
+        var input = new ReadOnlySequence<byte>(Frame(Opcode.Binary, Deflate.Compress(new byte[200_000]), rsv: 0b100));
+        Assert.Equal(WebSocketCloseCode.TryAgainLater, decoder.Read(ref input).CloseCode);
+        Assert.Equal(0, budget.InUse);
+
+        using var fits = new WebSocketDecoder(expectMaskedFrames: true, 1 << 20, budget, perMessageDeflate: true);
+        input = new ReadOnlySequence<byte>(Frame(Opcode.Text, Deflate.Compress(Json), rsv: 0b100));
+        Assert.Equal(Json, fits.Read(ref input).Payload.ToArray());
+        Assert.InRange(budget.InUse, Json.Length, 64 * 1024);
+        fits.ReleaseIdleBuffers();
+        Assert.Equal(0, budget.InUse);
+    }
+
+    [Fact]
+    public void The_pools_keep_at_most_their_capacity()
+    {
+        // More in use at once than the pool keeps: the surplus is freed when given back, not kept.
+        Inflater[] inflaters = Enumerable.Range(0, ZLibPool.Capacity * 3).Select(_ => ZLibPool.RentInflater()).ToArray();
+        Deflater[] deflaters = Enumerable.Range(0, ZLibPool.Capacity * 3).Select(_ => ZLibPool.RentDeflater(1, 9)).ToArray();
+        foreach (Inflater inflater in inflaters)
+        {
+            ZLibPool.Return(inflater);
+        }
+
+        foreach (Deflater deflater in deflaters)
+        {
+            ZLibPool.Return(deflater);
+        }
+
+        // Other tests may borrow from the same pools meanwhile, so the bound is checked, not an exact count.
+        Assert.InRange(ZLibPool.PooledInflaters, 0, ZLibPool.Capacity);
+        Assert.InRange(ZLibPool.PooledDeflaters(1, 9), 0, ZLibPool.Capacity);
+        int freed = inflaters.Count(inflater => inflater.IsDisposed);
+        Assert.True(freed >= ZLibPool.Capacity, $"{freed} of {inflaters.Length} inflaters freed");
+    }
+
+    [Fact]
     public void A_decompression_bomb_fails_with_1009_after_about_the_limit()
     {
         // 256 MiB of zeros deflate to ~255 KiB; the limit is 1 MiB.

@@ -220,6 +220,80 @@ public class Case13CompressionParameterTests(DeflateTakeoverServer server, ITest
         }
     }
 
+    /// <summary>
+    /// Broadcast (/broadcast sends every message to every /broadcast connection): Tern compresses a message once per
+    /// group of connections with the same outgoing settings (and one by one where the server keeps a context), so
+    /// receivers that agreed on different parameters (the default, 10-bit server windows without context takeover twice,
+    /// an 8-bit one, server_no_context_takeover, no extension at all) must each get every message intact and within
+    /// their own agreement, whoever sends it.
+    /// </summary>
+    [Theory]
+    [InlineData("13.b-tern.1")]
+    public async Task Case_13_b_tern_broadcast_to_receivers_with_different_parameters(string caseId)
+    {
+        _ = caseId;
+        string?[] offers =
+        [
+            CompressionEcho.DefaultOffer,
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+            "permessage-deflate; server_max_window_bits=8",
+            null,
+            "permessage-deflate; server_no_context_takeover",
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover; server_max_window_bits=10",
+        ];
+        var clients = new List<RawClient>();
+        try
+        {
+            foreach (string? offer in offers)
+            {
+                RawClient client = offer is null
+                    ? await RawClient.OpenAsync(Port, Fixture.UseTls, "/broadcast")
+                    : await RawClient.OpenWithExtensionsAsync(Port, Fixture.UseTls, "/broadcast", [offer]);
+                clients.Add(client);
+
+                // Its own message coming back shows it has joined; everyone before it gets the message too.
+                byte[] joined = Encoding.UTF8.GetBytes($"joined {clients.Count}");
+                await SendAsync(client, Op.Text, joined);
+                foreach (RawClient member in clients)
+                {
+                    await member.ExpectMessageAsync(Op.Text, joined);
+                }
+            }
+
+            int? threshold = Fixture.CompressionThreshold;
+            for (int i = 0; i < 15; i++)
+            {
+                PayloadKind kind = MixedKinds(i);
+                byte[] message = CompressionPayloads.Messages(kind, i < 10 ? 2000 : 20000, 1, first: i).Single();
+                int opcode = CompressionPayloads.Opcode(kind);
+                await SendAsync(clients[i % clients.Count], opcode, message, fragmentSize: i < 10 ? 0 : 4096);
+                foreach (RawClient receiver in clients)
+                {
+                    ServerEvent received = await receiver.ExpectMessageAsync(opcode, message);
+                    if (threshold is { } minimum && receiver.Deflate is { } deflate)
+                    {
+                        CompressionEcho.AssertCompressedAsExpected(received, kind, deflate.Agreement, minimum, $"broadcast {i + 1}");
+                    }
+                }
+            }
+
+            foreach (RawClient client in clients)
+            {
+                await client.CloseNormallyAsync();
+            }
+        }
+        finally
+        {
+            foreach (RawClient client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+
+        static Task SendAsync(RawClient client, int opcode, byte[] message, int fragmentSize = 0) =>
+            client.SendMessageAsync(opcode, message, compress: client.Deflate is not null, fragmentSize: fragmentSize);
+    }
+
     /// <summary>RSV1 where RFC 7692 §6.1 forbids it, and RSV2/RSV3, which permessage-deflate does not define: 1002.</summary>
     [Theory]
     [InlineData("13.f-tern.1", "ping")]

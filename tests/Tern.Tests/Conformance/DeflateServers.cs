@@ -1,4 +1,5 @@
 using Tern.TestSupport;
+using Tern.Tests.TestSupport;
 
 namespace Tern.Tests.Conformance;
 
@@ -24,6 +25,31 @@ public class DeflateServer : ConformanceServer
     }
 
     private protected virtual WebSocketCompressionOptions Compression() => new();
+
+    /// <summary>The echo, and on /broadcast every message to every /broadcast connection (sender included), as in Tern.Echo.</summary>
+    private protected override void Configure(WebSocketServer server)
+    {
+        var group = new System.Collections.Concurrent.ConcurrentDictionary<long, WebSocketConnection>();
+        server.Map("/broadcast", async (connection, cancellationToken) =>
+        {
+            group[connection.Id] = connection;
+            try
+            {
+                await foreach (WebSocketMessage message in connection.ReadMessagesAsync(cancellationToken))
+                {
+                    IEnumerable<WebSocketConnection> everyone = group.Select(entry => entry.Value);
+                    await (message.IsText
+                        ? server.BroadcastTextAsync(message.Data, everyone, cancellationToken)
+                        : server.BroadcastBinaryAsync(message.Data, everyone, cancellationToken));
+                }
+            }
+            finally
+            {
+                group.TryRemove(connection.Id, out _);
+            }
+        });
+        TestServer.MapEcho(server);
+    }
 
     private protected override void ConfigureOptions(WebSocketServerOptions options)
     {

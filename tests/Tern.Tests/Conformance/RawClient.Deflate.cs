@@ -20,13 +20,17 @@ internal sealed partial class RawClient
     /// <see cref="DeflateNegotiation.AssertLegalResponse"/>), and sets <see cref="Deflate"/> when permessage-deflate was
     /// negotiated.
     /// </summary>
-    public static async Task<RawClient> OpenWithExtensionsAsync(int port, bool tls, params string[] offerLines)
+    public static Task<RawClient> OpenWithExtensionsAsync(int port, bool tls, params string[] offerLines) =>
+        OpenWithExtensionsAsync(port, tls, "/", offerLines);
+
+    /// <summary>Like <see cref="OpenWithExtensionsAsync(int, bool, string[])"/>, on the request target <paramref name="path"/>.</summary>
+    public static async Task<RawClient> OpenWithExtensionsAsync(int port, bool tls, string path, string[] offerLines)
     {
         RawClient client = await ConnectAsync(port, tls);
         try
         {
             string key = NewKey();
-            await client.SendAsync(UpgradeRequest("/", port, key, [.. offerLines.Select(o => "Sec-WebSocket-Extensions: " + o)]));
+            await client.SendAsync(UpgradeRequest(path, port, key, [.. offerLines.Select(o => "Sec-WebSocket-Extensions: " + o)]));
             RawHttpResponse response = await client.ReadHttpResponseAsync();
             AssertAccepts(response, key, extensionsOffered: true);
             Assert.True(response.Headers.Count(h => h.Key.Equals("Sec-WebSocket-Extensions", StringComparison.OrdinalIgnoreCase)) <= 1,

@@ -55,6 +55,27 @@ public class DecoderPropertyTests(ITestOutputHelper output)
         });
     }
 
+    /// <summary>
+    /// Streaming mode hands out the same messages, control events and errors as whole-message mode, valid input or not,
+    /// however the input is chopped: only the way a message's bytes are delivered differs.
+    /// </summary>
+    [Fact]
+    public void Streaming_mode_gives_the_same_messages_and_errors_as_whole_messages()
+    {
+        long[] limits = [0, 1, 125, 1000, Unlimited];
+        Property.ForAll(output, "streaming against whole", 1500, random =>
+        {
+            bool server = random.Next(4) != 0;
+            FrameStream stream = Generators.ValidStream(random, masked: server, maxMessageLength: 3000);
+            byte[] wire = random.Next(2) == 0 ? stream.Wire : Generators.MutateFrames(random, stream);
+            long limit = limits[random.Next(limits.Length)];
+            List<DecodedEvent> whole = Drivers.Decode([wire], server, limit);
+            List<DecodedEvent> streamed = Drivers.Decode(Drivers.Pieces(wire, Drivers.ChopPlan(random, wire.Length, random.Next(4))), server, limit, streaming: true);
+            Drivers.Expect(Drivers.Same(whole, streamed),
+                $"streaming changed the events of {Convert.ToHexString(wire.AsSpan(0, Math.Min(wire.Length, 200)))}:\n whole:\n  {Drivers.Describe(whole)}\n streamed:\n  {Drivers.Describe(streamed)}");
+        });
+    }
+
     [Fact]
     public void Random_bytes_give_only_events_or_protocol_errors_the_same_however_chopped()
     {

@@ -69,10 +69,18 @@ public static class Drivers
     /// Checks that every event consumes input, that NeedMoreData leaves at most a partial frame header behind, that no
     /// message is over <paramref name="maxMessageSize"/>, and that the decoder finishes only after a close or an error.
     /// </summary>
-    public static List<DecodedEvent> Decode(IEnumerable<ReadOnlyMemory<byte>> pieces, bool server, long maxMessageSize)
+    /// <param name="pieces">The input, as it arrives.</param>
+    /// <param name="server">Decode as a server (masked frames expected).</param>
+    /// <param name="maxMessageSize">The decoder's limit.</param>
+    /// <param name="streaming">
+    /// Run the decoder in streaming mode and put each message's chunks back together into one Message event, so the
+    /// result compares with a run in whole-message mode.
+    /// </param>
+    public static List<DecodedEvent> Decode(IEnumerable<ReadOnlyMemory<byte>> pieces, bool server, long maxMessageSize, bool streaming = false)
     {
-        using var decoder = new WebSocketDecoder(server, maxMessageSize);
+        using var decoder = new WebSocketDecoder(server, maxMessageSize) { StreamMessages = streaming };
         var events = new List<DecodedEvent>();
+        var streamed = new List<byte>();
         var pending = new List<ReadOnlyMemory<byte>>();
         foreach (ReadOnlyMemory<byte> piece in pieces)
         {
@@ -94,6 +102,24 @@ public static class Drivers
                     $"a message of {e.Payload.Length} bytes, over the limit of {maxMessageSize}");
                 Expect(e.Type is not (ProtocolEventType.Ping or ProtocolEventType.Pong) || e.Payload.Length <= FrameHeader.MaxControlPayload,
                     "a control payload over 125 bytes");
+                if (e.Type == ProtocolEventType.MessageData)
+                {
+                    Expect(streaming, "a chunk from a decoder that is not streaming");
+                    Expect(e.Payload.Length <= WebSocketDecoder.StreamChunkSize, $"a chunk of {e.Payload.Length} bytes");
+                    Expect(e.EndOfMessage || !e.Payload.IsEmpty, "an empty chunk before the end of its message");
+                    streamed.AddRange(e.Payload.Span);
+                    Expect(streamed.Count <= maxMessageSize, $"{streamed.Count} bytes streamed, over the limit of {maxMessageSize}");
+                    if (!e.EndOfMessage)
+                    {
+                        continue;
+                    }
+
+                    events.Add(new DecodedEvent(ProtocolEventType.Message, e.MessageKind, [.. streamed], e.CloseCode, e.Reason));
+                    streamed.Clear();
+                    continue;
+                }
+
+                Expect(!streaming || e.Type != ProtocolEventType.Message, "a whole message from a streaming decoder");
                 events.Add(new DecodedEvent(e.Type, e.MessageKind, e.Payload.ToArray(), e.CloseCode, e.Reason));
                 if (e.Type == ProtocolEventType.Close)
                 {

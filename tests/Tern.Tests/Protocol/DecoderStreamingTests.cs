@@ -207,6 +207,16 @@ public sealed class DecoderStreamingTests
     }
 
     [Fact]
+    public void A_small_single_frame_message_reserves_a_small_chunk()
+    {
+        var budget = new BufferBudget(MiB);
+        using var decoder = new WebSocketDecoder(expectMaskedFrames: true, MiB, budget) { StreamMessages = true };
+        var input = new ReadOnlySequence<byte>(Frame(Opcode.Binary, new byte[300])[..100]);
+        Assert.Equal(ProtocolEventType.MessageData, decoder.Read(ref input).Type);
+        Assert.Equal(512, budget.InUse);
+    }
+
+    [Fact]
     public void A_message_started_whole_stays_whole_and_the_next_one_streams()
     {
         using var decoder = new WebSocketDecoder(expectMaskedFrames: true, MiB);
