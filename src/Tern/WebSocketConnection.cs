@@ -180,11 +180,23 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         Abort();
         await _finishing.ConfigureAwait(false);
         await Completion.ConfigureAwait(false);
-        // Not under a reader, nor under a CloseAsync still receiving (the abort has made its read return; if it has not
-        // let go yet, the decoder's buffer is left to the garbage collector).
-        if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0 && Interlocked.CompareExchange(ref _receiving, 1, 0) == 0)
+        // Not under a receive in progress (the abort has made it return; a CloseAsync that has not let go yet leaves
+        // the decoder to the garbage collector). Taking the receive for good makes any later read find the connection
+        // done without touching the decoder.
+        if (Interlocked.CompareExchange(ref _receiving, 1, 0) == 0)
         {
-            _decoder.Dispose();
+            if (Interlocked.CompareExchange(ref _readerActive, 1, 0) == 0)
+            {
+                _decoder.Dispose();
+            }
+            else
+            {
+                // A reader the application never finished (a streamed reader not disposed, an enumeration kept) may
+                // still hold a message's data: its buffer goes to the garbage collector rather than back to the pool,
+                // but its share of the server's buffer budget comes back now, not never.
+                _decoder.Abandon();
+            }
+
             lock (_sendLock)
             {
                 _compressor?.Dispose();

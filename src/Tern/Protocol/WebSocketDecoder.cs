@@ -884,6 +884,34 @@ public sealed class WebSocketDecoder : IDisposable
         }
     }
 
+    /// <summary>
+    /// Ends the decoder like <see cref="Dispose"/> while a payload it handed out may still be in use (an application
+    /// kept a message or a streamed reader past the connection's end): the buffers such a payload may live in are given
+    /// back to the <see cref="BufferBudget"/> but not to the pool, and the garbage collector takes them once nothing
+    /// refers to them. Buffers never handed out are returned as usual.
+    /// </summary>
+    public void Abandon()
+    {
+        if (_message is not null)
+        {
+            _budget?.Release(_message.Length);
+            if (_message.Length > PooledMessageLimit)
+            {
+                LargeBufferReclaimer.Dropped(_message.Length);
+            }
+
+            _message = null;
+        }
+
+        if (_chunk is not null)
+        {
+            _budget?.Release(_chunk.Length);
+            _chunk = null;
+        }
+
+        Dispose();
+    }
+
     /// <summary>Returns the pooled buffer. Payloads handed out earlier become invalid.</summary>
     public void Dispose()
     {

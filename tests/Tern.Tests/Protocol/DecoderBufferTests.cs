@@ -31,6 +31,33 @@ public sealed class DecoderBufferTests
     }
 
     [Fact]
+    public void Abandoning_gives_the_budget_back_but_leaves_a_payload_in_use_intact()
+    {
+        var budget = new BufferBudget(16 * MiB);
+        var decoder = new WebSocketDecoder(expectMaskedFrames: true, maxMessageSize: MiB, budget);
+        byte[] payload = Enumerable.Range(0, 3000).Select(i => (byte)i).ToArray();
+        ProtocolEvent message = ReadAll(decoder, FrameBuilder.Frame(Opcode.Binary, payload));
+        Assert.Equal(ProtocolEventType.Message, message.Type);
+        Assert.True(budget.InUse > 0);
+
+        decoder.Abandon();
+
+        Assert.Equal(0, budget.InUse);
+        // Had the buffer gone back to the pool, these rentals (same size class, same thread) would get it and scribble on it.
+        var rented = new List<byte[]>();
+        for (int i = 0; i < 8; i++)
+        {
+            byte[] array = ArrayPool<byte>.Shared.Rent(payload.Length);
+            array.AsSpan().Fill(0xEE);
+            rented.Add(array);
+        }
+
+        Assert.True(message.Payload.Span.SequenceEqual(payload));
+        rented.ForEach(array => ArrayPool<byte>.Shared.Return(array));
+        Assert.True(decoder.IsFinished);
+    }
+
+    [Fact]
     public void A_header_alone_reserves_no_more_than_the_pooled_limit_whatever_length_it_declares()
     {
         // The regression behind growing large buffers as bytes arrive: a 14-byte header declaring 64 MiB must not take

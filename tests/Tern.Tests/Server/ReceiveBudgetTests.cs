@@ -14,6 +14,51 @@ public sealed class ReceiveBudgetTests
 
     // Each peer's buffer: 1 MiB reserved from the header, doubled once its bytes pass that.
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_handler_that_leaves_without_finishing_its_reader_still_gives_the_budget_back(bool streamed)
+    {
+        var kept = new List<object>();
+        var handlerDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using TestServer server = await TestServer.StartAsync(
+            configure: s => s.MapFallback(async (connection, ct) =>
+            {
+                try
+                {
+                    if (streamed)
+                    {
+                        // Reads one chunk of a large message and returns without disposing the reader.
+                        WebSocketMessageReader reader = (await connection.ReadMessageStreamAsync(ct))!;
+                        Assert.True(await reader.ReadAsync(new byte[1024], ct) > 0);
+                        kept.Add(reader);
+                    }
+                    else
+                    {
+                        // Takes one message and returns from inside the loop without disposing the enumerator.
+                        IAsyncEnumerator<WebSocketMessage> messages = connection.ReadMessagesAsync(ct).GetAsyncEnumerator(ct);
+                        await messages.MoveNextAsync();
+                        kept.Add(messages);
+                    }
+                }
+                finally
+                {
+                    handlerDone.TrySetResult();
+                }
+            }),
+            options: o => o.MaxMessageSize = 4 * 1024 * 1024);
+        await using RawPeer peer = await RawPeer.ConnectWebSocketAsync(server.Port);
+        byte[] payload = new byte[streamed ? 3 * 1024 * 1024 : 512 * 1024];
+        byte[] wire = FrameBuilder.Frame(Opcode.Binary, payload);
+        // The streamed handler gets its first chunk with half the message in; the other gets it whole.
+        await peer.SendAsync(streamed ? wire[..(wire.Length / 2)] : wire);
+        await handlerDone.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await peer.DisposeAsync();
+        await TestServer.WaitUntilAsync(() => server.Server.ConnectionCount == 0, 10, "the connection to end");
+        await TestServer.WaitUntilAsync(() => server.Server.BufferedBytes == 0, 10, $"the abandoned reader's buffer to leave the budget (now {server.Server.BufferedBytes})");
+        GC.KeepAlive(kept);
+    }
+
     [Fact]
     public async Task Large_unfinished_messages_stop_at_the_budget_with_1013_and_the_memory_comes_back()
     {
