@@ -1,3 +1,4 @@
+using Tern.TestSupport;
 using System.Net;
 using System.Text.Json;
 
@@ -23,13 +24,16 @@ public sealed class DeflateBrowserTests(BrowserFixture browser)
         """;
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Chromium_negotiates_permessage_deflate_and_echoes(bool contextTakeover)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task Chromium_negotiates_permessage_deflate_and_echoes(bool contextTakeover, bool secure)
     {
         var options = new WebSocketServerOptions
         {
             Compression = new WebSocketCompressionOptions { ServerContextTakeover = contextTakeover, ClientContextTakeover = contextTakeover },
+            Tls = secure ? new WebSocketTlsOptions { Certificate = TestCertificates.Localhost } : null,
         };
         options.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));
         await using var server = new WebSocketServer(options);
@@ -47,11 +51,12 @@ public sealed class DeflateBrowserTests(BrowserFixture browser)
             }
         });
         await server.StartAsync();
-        await using var context = await browser.Browser.NewContextAsync();
+        // The test certificate is self-signed: the browser is told to accept it, as a user would an internal CA.
+        await using var context = await browser.Browser.NewContextAsync(new() { IgnoreHTTPSErrors = secure });
         var page = await context.NewPageAsync();
 
         string message = JsonSerializer.Serialize(Enumerable.Range(0, 300).Select(i => new { id = i, user = "alice", text = "hello there ✓" }));
-        JsonElement result = await page.EvaluateAsync<JsonElement>(Script, new object[] { $"ws://127.0.0.1:{server.LocalEndPoints[0].Port}/", message });
+        JsonElement result = await page.EvaluateAsync<JsonElement>(Script, new object[] { $"{(secure ? "wss" : "ws")}://127.0.0.1:{server.LocalEndPoints[0].Port}/", message });
 
         string extensions = result.GetProperty("extensions").GetString()!;
         Assert.StartsWith("permessage-deflate", extensions);

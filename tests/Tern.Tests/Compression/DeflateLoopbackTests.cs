@@ -1,3 +1,4 @@
+using Tern.TestSupport;
 using System.Net.WebSockets;
 using System.Text;
 using Tern.Protocol;
@@ -10,7 +11,7 @@ public sealed class DeflateLoopbackTests
 {
     private static readonly string Json = string.Concat(Enumerable.Range(0, 400).Select(i => $"{{\"id\":{i},\"user\":\"alice\",\"text\":\"hello there, how are you?\"}},"));
 
-    private static Task<TestServer> StartDeflateServerAsync(Action<WebSocketCompressionOptions>? configure = null, Action<WebSocketServer>? routes = null)
+    private static Task<TestServer> StartDeflateServerAsync(Action<WebSocketCompressionOptions>? configure = null, Action<WebSocketServer>? routes = null, bool secure = false)
     {
         var compression = new WebSocketCompressionOptions();
         configure?.Invoke(compression);
@@ -18,6 +19,7 @@ public sealed class DeflateLoopbackTests
         {
             o.Compression = compression;
             o.MaxMessageSize = 8 << 20;
+            o.Tls = secure ? TestCertificates.ServerOptions() : null;
         });
     }
 
@@ -162,11 +164,14 @@ public sealed class DeflateLoopbackTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task ClientWebSocket_with_DangerousDeflateOptions_echoes(bool contextTakeover)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task ClientWebSocket_with_DangerousDeflateOptions_echoes(bool contextTakeover, bool secure)
     {
-        await using TestServer server = await StartDeflateServerAsync(c => (c.ServerContextTakeover, c.ClientContextTakeover, c.MinimumMessageSize) = (contextTakeover, contextTakeover, 0));
+        await using TestServer server = await StartDeflateServerAsync(c => (c.ServerContextTakeover, c.ClientContextTakeover, c.MinimumMessageSize) = (contextTakeover, contextTakeover, 0), secure: secure);
+        Assert.Equal(secure ? "wss" : "ws", server.Uri("/").Scheme);
         using ClientWebSocket client = await server.ConnectClientAsync(configure: o =>
         {
             o.DangerousDeflateOptions = new WebSocketDeflateOptions { ServerContextTakeover = contextTakeover, ClientContextTakeover = contextTakeover, ClientMaxWindowBits = 12 };

@@ -145,17 +145,32 @@ public sealed class NodeWsInteropTests(NodeWsEnvironment node, ITestOutputHelper
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Permessage_deflate_echoes_with_and_without_context_takeover(bool contextTakeover)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task Permessage_deflate_echoes_with_and_without_context_takeover(bool contextTakeover, bool secure)
     {
-        await using EchoServer server = await EchoServer.StartAsync(o => o.Compression = new WebSocketCompressionOptions
+        using var files = new TempDirectory();
+        await using EchoServer server = await EchoServer.StartAsync(o =>
         {
-            ServerContextTakeover = contextTakeover,
-            ClientContextTakeover = contextTakeover,
-            MinimumMessageSize = 0,
+            o.Compression = new WebSocketCompressionOptions
+            {
+                ServerContextTakeover = contextTakeover,
+                ClientContextTakeover = contextTakeover,
+                MinimumMessageSize = 0,
+            };
+            o.Tls = secure ? TestCertificates.ServerOptions() : null;
         });
-        ChildProcessResult result = await RunCaseAsync(server, "deflate", new() { ["TERN_DEFLATE_TAKEOVER"] = contextTakeover ? "true" : "false" });
+        Assert.Equal(secure ? "wss" : "ws", server.Uri.Scheme);
+        var environment = new Dictionary<string, string> { ["TERN_DEFLATE_TAKEOVER"] = contextTakeover ? "true" : "false" };
+        if (secure)
+        {
+            // ws checks the certificate against the test's own CA.
+            environment["TERN_CA_FILE"] = TestCertificates.WritePem(TestCertificates.Localhost, files.Path).CertificatePath;
+        }
+
+        ChildProcessResult result = await RunCaseAsync(server, "deflate", environment);
         Assert.Equal(!contextTakeover, result.StandardOutput.Contains("server_no_context_takeover", StringComparison.Ordinal));
         Assert.Contains("16 messages echoed", result.StandardOutput);
         await server.AssertClosedCleanlyAsync(WebSocketCloseCode.NormalClosure, "done");
