@@ -2,7 +2,7 @@
 # Runs every Tern test. On a fresh machine it first installs what the tests need:
 # Node.js (interop with the `ws` package), the pinned npm packages, Chromium (browser tests), and gcc/make with
 # OpenSSL's and zlib's headers (a smoke run of the C load generator in bench/Tern.Load, which speaks wss and
-# permessage-deflate).
+# permessage-deflate), and PostgreSQL's server programs (the PostgreSQL store tests start a throwaway cluster).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,6 +26,7 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 [ -e /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing ${missing[*]}"
     apt_install "${missing[@]}"

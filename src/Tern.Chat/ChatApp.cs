@@ -29,11 +29,11 @@ public sealed class ChatApp : IAsyncDisposable
     private readonly WebSocketServer _server;
     private readonly ChatHub _hub;
     private readonly ChatWeb _web;
-    private readonly SqliteChatDatabase _store;
+    private readonly IChatStore _store;
     private readonly ILogger _logger;
     private int _stopped;
 
-    private ChatApp(WebSocketServer server, ChatHub hub, ChatWeb web, SqliteChatDatabase store, Uri url, string historyLocation, ILogger logger)
+    private ChatApp(WebSocketServer server, ChatHub hub, ChatWeb web, IChatStore store, Uri url, string historyLocation, ILogger logger)
     {
         _server = server;
         _hub = hub;
@@ -53,7 +53,7 @@ public sealed class ChatApp : IAsyncDisposable
     /// <summary>The addresses the server listens on, with their bound ports.</summary>
     public IReadOnlyList<IPEndPoint> EndPoints => _server.LocalEndPoints;
 
-    /// <summary>The database file's full path, or a note that it is in memory.</summary>
+    /// <summary>The database file's full path, a note that it is in memory, or the PostgreSQL database and server.</summary>
     public string HistoryLocation { get; }
 
     /// <summary>The hub, for inspection.</summary>
@@ -71,8 +71,7 @@ public sealed class ChatApp : IAsyncDisposable
         loggerFactory ??= NullLoggerFactory.Instance;
         IReadOnlyList<IPAddress> addresses = await ResolveHostAsync(options.Host, options.Port, cancellationToken).ConfigureAwait(false);
         WebSocketTlsOptions? tls = options.LoadTls();
-        SqliteChatDatabase store = await SqliteChatDatabase.OpenAsync(options.DatabasePath, cancellationToken).ConfigureAwait(false);
-        string historyLocation = options.DatabasePath == ChatOptions.InMemoryDatabase ? "memory (lost when the chat stops)" : store.Path;
+        (IChatStore store, string historyLocation) = await OpenStoreAsync(options, cancellationToken).ConfigureAwait(false);
         var webOptions = new ChatWebOptions
         {
             AllowedHosts = options.GetAllowedHostList() is { Count: > 0 } hosts ? hosts : ["*"],
@@ -123,6 +122,19 @@ public sealed class ChatApp : IAsyncDisposable
             await store.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>The store the options name (PostgreSQL when a connection string is given, else SQLite) and where it keeps things.</summary>
+    private static async Task<(IChatStore Store, string Location)> OpenStoreAsync(ChatOptions options, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrWhiteSpace(options.Postgres))
+        {
+            PostgresChatDatabase postgres = await PostgresChatDatabase.OpenAsync(options.Postgres, cancellationToken).ConfigureAwait(false);
+            return (postgres, postgres.Describe());
+        }
+
+        SqliteChatDatabase sqlite = await SqliteChatDatabase.OpenAsync(options.DatabasePath, cancellationToken).ConfigureAwait(false);
+        return (sqlite, options.DatabasePath == ChatOptions.InMemoryDatabase ? "memory (lost when the chat stops)" : sqlite.Path);
     }
 
     /// <summary>Closes every connection (1001 Going Away), then the store.</summary>

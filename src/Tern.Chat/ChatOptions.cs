@@ -29,6 +29,11 @@ public sealed class ChatOptions
           --db <path>                SQLite file for accounts and history (created if missing),
                                      or :memory: to keep everything in memory only.
                                                             [env TERN_CHAT_DB, default tern-chat.db]
+          --postgres <connection string>
+                                     Keep accounts and history in PostgreSQL instead of SQLite (an
+                                     Npgsql connection string, "Host=db;Username=chat;Password=…;
+                                     Database=chat"); the schema is created at start-up.
+                                                            [env TERN_CHAT_POSTGRES]
           --allowed-hosts <list>     Host names the chat answers to, comma-separated, or * for any
                                      (defence against DNS rebinding). Default: the --host name, plus
                                      localhost, 127.0.0.1 and [::1] when listening on loopback.
@@ -55,7 +60,7 @@ public sealed class ChatOptions
                                                             [env TERN_CHAT_DEFLATE, default true]
           -h, --help                 Show this help.
 
-        The same keys (Port, Host, Db, AllowedHosts, AllowedOrigins, SecureCookies, Cert, Key, Pfx, PfxPassword,
+        The same keys (Port, Host, Db, Postgres, AllowedHosts, AllowedOrigins, SecureCookies, Cert, Key, Pfx, PfxPassword,
         SessionDays, MaxConnectionsPerAddress, Deflate, a Hub section with the chat's limits and an Accounts section with the sign-in
         and sign-up throttles; see docs/chat-protocol.md) may be set in an appsettings.json next to the program.
         Command-line options win over environment variables, which win over the file.
@@ -67,6 +72,7 @@ public sealed class ChatOptions
         ["--port"] = nameof(Port),
         ["--host"] = nameof(Host),
         ["--db"] = "Db",
+        ["--postgres"] = nameof(Postgres),
         ["--allowed-hosts"] = nameof(AllowedHosts),
         ["--allowed-origins"] = nameof(AllowedOrigins),
         ["--secure-cookies"] = nameof(SecureCookies),
@@ -88,6 +94,12 @@ public sealed class ChatOptions
     /// <summary>The SQLite file, or <see cref="InMemoryDatabase"/>. Default tern-chat.db. Configuration key <c>Db</c>.</summary>
     [ConfigurationKeyName("Db")]
     public string DatabasePath { get; set; } = "tern-chat.db";
+
+    /// <summary>
+    /// An Npgsql connection string: when set, accounts and history live in that PostgreSQL database (which several
+    /// chat processes may share) and <see cref="DatabasePath"/> is not used. Default null (SQLite).
+    /// </summary>
+    public string? Postgres { get; set; }
 
     /// <summary>Host names the chat answers to, comma-separated; "*" for any; empty for the default (see <see cref="Usage"/>).</summary>
     public string AllowedHosts { get; set; } = "";

@@ -21,6 +21,16 @@ public sealed class ChatOptionsTests
     }
 
     [Fact]
+    public void Postgres_is_off_by_default_and_set_by_switch_or_environment()
+    {
+        const string connection = "Host=db;Username=chat;Database=chat";
+        Assert.Null(ChatOptions.Load([], s_noEnvironment).Postgres);
+        Assert.Equal(connection, ChatOptions.Load(["--postgres", connection], s_noEnvironment).Postgres);
+        Assert.Equal(connection, ChatOptions.Load([], new Dictionary<string, string?> { ["TERN_CHAT_POSTGRES"] = connection }).Postgres);
+        Assert.Contains("--postgres <connection string>", ChatOptions.Usage, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Deflate_is_on_by_default_and_deflate_false_turns_it_off()
     {
         Assert.True(ChatOptions.Load([], s_noEnvironment).Deflate);

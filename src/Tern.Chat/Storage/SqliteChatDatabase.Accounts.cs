@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using static Tern.Chat.Storage.StoreRows;
 
 namespace Tern.Chat.Storage;
 
@@ -106,13 +106,4 @@ public sealed partial class SqliteChatDatabase
     public async ValueTask<int> DeleteExpiredSessionsAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
         await WriteAsync(t => t.ExecuteAsync("DELETE FROM sessions WHERE expires <= $now;", cancellationToken, ("$now", ToStored(now))),
             cancellationToken).ConfigureAwait(false);
-
-    /// <summary>Reads <see cref="AccountColumns"/> starting at column <paramref name="first"/>.</summary>
-    private static Account ReadAccount(SqliteDataReader reader, int first) => new(
-        reader.GetInt64(first),
-        reader.GetString(first + 1),
-        reader.GetString(first + 2),
-        reader.GetString(first + 3),
-        reader.IsDBNull(first + 4) ? null : reader.GetString(first + 4),
-        FromStored(reader.GetInt64(first + 5)));
 }

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using static Tern.Chat.Storage.StoreRows;
 
 namespace Tern.Chat.Storage;
 
@@ -160,15 +160,4 @@ public sealed partial class SqliteChatDatabase
     private static Task<Conversation?> FindRoomAsync(StoreTransaction t, string name, CancellationToken cancellationToken) =>
         t.QuerySingleAsync($"SELECT {ConversationColumns} FROM conversations c WHERE c.kind = 'room' AND c.name = $name;",
             r => ReadConversation(r, 0), cancellationToken, ("$name", name));
-
-    /// <summary>Reads <see cref="ConversationColumns"/> starting at column <paramref name="first"/>.</summary>
-    private static Conversation ReadConversation(SqliteDataReader reader, int first) => new(
-        reader.GetInt64(first),
-        reader.GetString(first + 1) == "room" ? ConversationKind.Room : ConversationKind.Direct,
-        reader.IsDBNull(first + 2) ? null : reader.GetString(first + 2),
-        reader.IsDBNull(first + 3) ? null : reader.GetInt64(first + 3),
-        reader.IsDBNull(first + 4) ? null : reader.GetInt64(first + 4),
-        FromStored(reader.GetInt64(first + 5)));
-
-    private static RoomListing ReadRoomListing(SqliteDataReader reader) => new(reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2));
 }

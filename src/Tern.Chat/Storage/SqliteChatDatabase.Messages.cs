@@ -1,5 +1,4 @@
-using System.Globalization;
-using Microsoft.Data.Sqlite;
+using static Tern.Chat.Storage.StoreRows;
 
 namespace Tern.Chat.Storage;
 
@@ -131,18 +130,4 @@ public sealed partial class SqliteChatDatabase
                 """, cancellationToken, ("$id", messageId), ("$accounts", ToJsonArray(accountIds))).ConfigureAwait(false);
         }
     }
-
-    /// <summary>Reads <see cref="MessageColumns"/>.</summary>
-    private static StoredMessage ReadMessage(SqliteDataReader reader) => new(
-        reader.GetInt64(0),
-        reader.GetInt64(1),
-        reader.GetInt64(2),
-        reader.GetString(3),
-        reader.GetString(4),
-        reader.GetString(5),
-        FromStored(reader.GetInt64(6)),
-        reader.IsDBNull(7) ? null : FromStored(reader.GetInt64(7)),
-        reader.GetInt64(8) != 0,
-        reader.IsDBNull(9) ? null : reader.GetString(9),
-        reader.IsDBNull(10) ? [] : Array.ConvertAll(reader.GetString(10).Split(','), id => long.Parse(id, CultureInfo.InvariantCulture)));
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using static Tern.Chat.Storage.StoreRows;
 
 namespace Tern.Chat.Storage;
 

@@ -17,7 +17,7 @@ namespace Tern.Chat.Storage;
 /// private in-memory database lives and dies with it), which reads and writes take turns on.</para>
 /// <para><b>Times</b> are stored as unix milliseconds, so what comes back is truncated to the millisecond.</para>
 /// </remarks>
-public sealed partial class SqliteChatDatabase : IAccountStore, IConversationStore, IAsyncDisposable
+public sealed partial class SqliteChatDatabase : IChatStore
 {
     /// <summary>The path that opens a private in-memory database, gone when the object is disposed.</summary>
     public const string InMemoryPath = ":memory:";
@@ -207,12 +207,6 @@ public sealed partial class SqliteChatDatabase : IAccountStore, IConversationSto
         command.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; {extra}";
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>A time as stored: unix milliseconds.</summary>
-    private static long ToStored(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
-
-    /// <summary>A stored time.</summary>
-    private static DateTimeOffset FromStored(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
 
     /// <summary>A list of ids as one parameter, which SQL unpacks with <c>json_each</c>.</summary>
     private static string ToJsonArray(IEnumerable<long> ids) =>
