@@ -4,7 +4,7 @@ namespace Tern.Chat.Tests.Storage;
 
 /// <summary>
 /// The contract of <see cref="IAccountStore"/> and <see cref="IConversationStore"/>, written once: each store derives a
-/// class that opens it (SQLite now, PostgreSQL in issue 10), and every test here runs against it.
+/// class that opens it (SQLite in a file and in memory, PostgreSQL), and every test here runs against it.
 /// </summary>
 public abstract partial class StoreContract<TStore> : IAsyncLifetime
     where TStore : IAccountStore, IConversationStore, IAsyncDisposable
