@@ -17,7 +17,7 @@ namespace Tern.Chat.Storage;
 /// A re-send recognized as a duplicate still uses up a sequence value, so ids have gaps.</para>
 /// <para><b>Times</b> are stored as unix milliseconds (bigint), like the SQLite store, so both return the same values.</para>
 /// </remarks>
-public sealed partial class PostgresChatDatabase : IChatStore
+public sealed partial class PostgresChatDatabase : ChatDatabase, IChatStore
 {
     private readonly NpgsqlDataSource _dataSource;
 
@@ -71,7 +71,7 @@ public sealed partial class PostgresChatDatabase : IChatStore
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
     /// <summary>Runs <paramref name="work"/> in a transaction on a pooled connection, committed when it returns.</summary>
-    private async Task<T> WriteAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
+    private protected override async Task<T> WriteAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -81,7 +81,7 @@ public sealed partial class PostgresChatDatabase : IChatStore
     }
 
     /// <summary>Runs <paramref name="work"/> (one statement) on a pooled connection, outside any transaction.</summary>
-    private async Task<T> ReadAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
+    private protected override async Task<T> ReadAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         return await work(new StoreTransaction(connection, null)).ConfigureAwait(false);

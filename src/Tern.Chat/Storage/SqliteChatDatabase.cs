@@ -17,7 +17,7 @@ namespace Tern.Chat.Storage;
 /// private in-memory database lives and dies with it), which reads and writes take turns on.</para>
 /// <para><b>Times</b> are stored as unix milliseconds, so what comes back is truncated to the millisecond.</para>
 /// </remarks>
-public sealed partial class SqliteChatDatabase : IChatStore
+public sealed partial class SqliteChatDatabase : ChatDatabase, IChatStore
 {
     /// <summary>The path that opens a private in-memory database, gone when the object is disposed.</summary>
     public const string InMemoryPath = ":memory:";
@@ -125,7 +125,7 @@ public sealed partial class SqliteChatDatabase : IChatStore
     }
 
     /// <summary>Runs <paramref name="work"/> in a write transaction on the writer connection, committed when it returns.</summary>
-    private async Task<T> WriteAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
+    private protected override async Task<T> WriteAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         await _writeTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -143,7 +143,7 @@ public sealed partial class SqliteChatDatabase : IChatStore
     }
 
     /// <summary>Runs <paramref name="work"/> in one read snapshot, on a read connection (or the only one, in memory).</summary>
-    private async Task<T> ReadAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
+    private protected override async Task<T> ReadAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         if (_readerConnectionString is null)
         {

@@ -2,14 +2,17 @@ using static Tern.Chat.Storage.StoreRows;
 
 namespace Tern.Chat.Storage;
 
-/// <summary>Accounts and sign-in sessions.</summary>
-public sealed partial class PostgresChatDatabase
+/// <summary>
+/// Accounts and sign-in sessions, the same SQL for SQLite and PostgreSQL (both read <c>@name</c> parameters, <c>ON
+/// CONFLICT DO NOTHING</c> and <c>RETURNING</c>).
+/// </summary>
+public abstract partial class ChatDatabase
 {
     private const string AccountColumns = "a.id, a.username, a.username_key, a.display_name, a.password_hash, a.created";
 
     /// <inheritdoc/>
     /// <remarks>
-    /// The unique indexes decide, inside the insert, so two sign-ups racing for one name (on any nodes) cannot both win.
+    /// The unique constraints decide, inside the insert, so two sign-ups racing for one name (in any process) cannot both win.
     /// </remarks>
     public async ValueTask<Account?> CreateAccountAsync(NewAccount account, CancellationToken cancellationToken = default)
     {
