@@ -5,15 +5,6 @@ namespace Tern.Chat.Storage;
 /// <summary>Messages: append (once per client tag, in one order per conversation), edit, delete, pages of history.</summary>
 public sealed partial class PostgresChatDatabase
 {
-    // A message with its author's current names and its mentions (ascending ids, as one comma-separated column): the
-    // columns StoreRows.ReadMessage reads.
-    private const string MessageColumns = """
-        m.id, m.conversation_id, m.author_id, a.username, a.display_name, m.text, m.time, m.edited, m.deleted, m.client_ref,
-        (SELECT string_agg(n.account_id::text, ',' ORDER BY n.account_id) FROM mentions n WHERE n.message_id = m.id)
-        """;
-
-    private const string MessageSource = "messages m JOIN accounts a ON a.id = m.author_id";
-
     /// <inheritdoc/>
     /// <remarks>
     /// The append first locks the conversation's row (FOR NO KEY UPDATE, which does not block inserts that merely
@@ -52,10 +43,6 @@ public sealed partial class PostgresChatDatabase
             return new AppendResult((await GetMessageAsync(t, newId, cancellationToken).ConfigureAwait(false))!, Duplicate: false);
         }, cancellationToken));
     }
-
-    /// <inheritdoc/>
-    public ValueTask<StoredMessage?> GetMessageAsync(long messageId, CancellationToken cancellationToken = default) =>
-        new(ReadAsync(t => GetMessageAsync(t, messageId, cancellationToken), cancellationToken));
 
     /// <inheritdoc/>
     public ValueTask<StoredMessage?> EditAsync(long messageId, long authorId, string text, IReadOnlyList<long> mentionedAccountIds, DateTimeOffset now, CancellationToken cancellationToken = default)
@@ -99,36 +86,6 @@ public sealed partial class PostgresChatDatabase
             await t.ExecuteAsync("DELETE FROM mentions WHERE message_id = @id;", cancellationToken, ("@id", messageId)).ConfigureAwait(false);
             return await GetMessageAsync(t, messageId, cancellationToken).ConfigureAwait(false);
         }, cancellationToken));
-
-    /// <inheritdoc/>
-    public ValueTask<IReadOnlyList<StoredMessage>> GetBeforeAsync(long conversationId, long? beforeId, int limit, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(limit);
-        return new(ReadAsync<IReadOnlyList<StoredMessage>>(async t =>
-        {
-            List<StoredMessage> newestFirst = await t.QueryAsync($"""
-                SELECT {MessageColumns} FROM {MessageSource}
-                WHERE m.conversation_id = @conversation AND m.id < @before
-                ORDER BY m.id DESC LIMIT @limit;
-                """, ReadMessage, cancellationToken, ("@conversation", conversationId), ("@before", beforeId ?? long.MaxValue), ("@limit", limit)).ConfigureAwait(false);
-            newestFirst.Reverse();
-            return newestFirst;
-        }, cancellationToken));
-    }
-
-    /// <inheritdoc/>
-    public ValueTask<IReadOnlyList<StoredMessage>> GetAfterAsync(long conversationId, long afterId, int limit, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(limit);
-        return new(ReadAsync<IReadOnlyList<StoredMessage>>(async t => await t.QueryAsync($"""
-            SELECT {MessageColumns} FROM {MessageSource}
-            WHERE m.conversation_id = @conversation AND m.id > @after
-            ORDER BY m.id LIMIT @limit;
-            """, ReadMessage, cancellationToken, ("@conversation", conversationId), ("@after", afterId), ("@limit", limit)).ConfigureAwait(false), cancellationToken));
-    }
-
-    private static Task<StoredMessage?> GetMessageAsync(StoreTransaction t, long messageId, CancellationToken cancellationToken) =>
-        t.QuerySingleAsync($"SELECT {MessageColumns} FROM {MessageSource} WHERE m.id = @id;", ReadMessage, cancellationToken, ("@id", messageId));
 
     private static async Task InsertMentionsAsync(StoreTransaction t, long messageId, IReadOnlyList<long> accountIds, CancellationToken cancellationToken)
     {
