@@ -1,0 +1,135 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Tern.Chat.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Tern.Chat.Tests.Cluster;
+
+/// <summary>
+/// Tern.Chat on several nodes as docs/scale-out.md runs it: each node a process of its own on one PostgreSQL
+/// database, nginx in front (scripts/nginx.conf.template), clients that reconnect and resume as the page does.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ClusterTests(PostgresFixture postgres, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Nginx_spreads_sockets_over_the_nodes_which_share_accounts_and_history()
+    {
+        await using ChatCluster cluster = await ChatCluster.StartAsync(postgres, nodes: 3, output);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        Assert.Contains("<title>Tern.Chat</title>", await http.GetStringAsync(cluster.Url), StringComparison.Ordinal);
+        await using ChatAccount alice = await ChatAccount.SignUpAsync(cluster.Url, "alice");
+
+        // Three sockets of one account through nginx: one on each node (least_conn), all signed in with the cookie
+        // nginx's first node set.
+        var sockets = new List<ResumingChatClient>();
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                sockets.Add(await ResumingChatClient.ConnectAsync(alice, cluster.Url));
+            }
+
+            Assert.Equal(cluster.Nodes.Select(n => n.Address).Order(), sockets.Select(s => cluster.NodeAt(s.Node!).Address).Order());
+            long room = await sockets[0].JoinAsync("general");
+            var said = new List<long>();
+            foreach (ResumingChatClient socket in sockets)
+            {
+                socket.Follow(room);
+                JsonElement message = await socket.SayAsync(room, $"from {socket.Node}");
+                Assert.Equal("message", message.Str("type"));
+                said.Add(message.Long("id"));
+            }
+
+            Assert.Equal(said.Order(), said);
+
+            // The account made through nginx signs in on a node directly, and that node has the others' history.
+            await using ChatAccount again = await ChatAccount.SignInAsync(cluster.Nodes[2].Url, "alice");
+            await using ResumingChatClient direct = await ResumingChatClient.ConnectAsync(again, cluster.Nodes[2].Url);
+            IReadOnlyList<JsonElement> history = await direct.ReadWholeHistoryAsync(room);
+            Assert.Equal(said, history.Select(m => m.Long("id")));
+            Assert.Equal(sockets.Select(s => $"from {s.Node}"), history.Select(m => m.Str("text")));
+        }
+        finally
+        {
+            foreach (ResumingChatClient socket in sockets)
+            {
+                await socket.DisposeAsync();
+            }
+        }
+
+        // The origin check still works behind nginx (it passes the Host with its port): another site is refused.
+        using var foreign = new ClientWebSocket();
+        foreign.Options.Cookies = alice.Cookies;
+        foreign.Options.SetRequestHeader("Origin", "http://evil.example");
+        foreign.Options.CollectHttpResponseDetails = true;
+        await Assert.ThrowsAnyAsync<WebSocketException>(() => foreign.ConnectAsync(ChatAccount.ChatSocketUrl(cluster.Url), CancellationToken.None));
+        Assert.Equal(HttpStatusCode.Forbidden, foreign.HttpStatusCode);
+    }
+
+    [Fact]
+    public async Task The_clients_of_a_killed_node_reconnect_through_nginx_and_get_everything_after_their_last_id_once()
+    {
+        await using ChatCluster cluster = await ChatCluster.StartAsync(postgres, nodes: 2, output);
+        await using ChatAccount alice = await ChatAccount.SignUpAsync(cluster.Url, "alice");
+        await using ChatAccount bob = await ChatAccount.SignUpAsync(cluster.Url, "bob");
+        await using ChatAccount dave = await ChatAccount.SignUpAsync(cluster.Url, "dave");
+        await using ResumingChatClient aliceClient = await ResumingChatClient.ConnectAsync(alice, cluster.Url);
+        ChatNode doomed = cluster.NodeAt(aliceClient.Node!);
+        ChatNode survivor = cluster.Nodes.Single(n => n != doomed);
+        // Bob writes on the node that lives, Dave through nginx (wherever it sends him), both all along.
+        await using ResumingChatClient bobClient = await ResumingChatClient.ConnectAsync(bob, survivor.Url);
+        await using ResumingChatClient daveClient = await ResumingChatClient.ConnectAsync(dave, cluster.Url);
+        long room = await aliceClient.JoinAsync("general");
+        Assert.Equal(room, await bobClient.JoinAsync("general"));
+        Assert.Equal(room, await daveClient.JoinAsync("general"));
+        // Alice holds a message before her node dies: she resumes after it.
+        JsonElement first = await aliceClient.SayAsync(room, "before");
+        await aliceClient.WaitUntilHoldsAsync(room, [first.Long("id")]);
+
+        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<long>();
+        int bobSent = 0;
+        async Task PostAsync(ResumingChatClient client, int count, Func<int, Task>? after = null)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                JsonElement answer = await client.SayAsync(room, $"{client.Username} {i}");
+                Assert.True(answer.Str("type") == "message", $"{client.Username} {i} was refused: {answer.GetRawText()}");
+                acknowledged.Add(answer.Long("id"));
+                if (after is not null)
+                {
+                    await after(i);
+                }
+
+                await Task.Delay(15);
+            }
+        }
+
+        Task killing = Task.CompletedTask;
+        Task posting = Task.WhenAll(
+            PostAsync(bobClient, 40, i =>
+            {
+                if (Interlocked.Increment(ref bobSent) == 10)
+                {
+                    killing = doomed.KillAsync();
+                }
+
+                return Task.CompletedTask;
+            }),
+            PostAsync(daveClient, 40));
+        await posting;
+        await killing;
+
+        long[] expected = [first.Long("id"), .. acknowledged.Order()];
+        await aliceClient.WaitUntilHoldsAsync(room, expected);
+        IReadOnlyList<long> stored = (await bobClient.ReadWholeHistoryAsync(room)).Select(m => m.Long("id")).ToArray();
+        Assert.Equal(expected, stored);
+        Assert.Equal(stored, aliceClient.HeldIds(room));
+        Assert.Empty(aliceClient.Duplicates);
+        Assert.Empty(aliceClient.OrderViolations);
+        Assert.True(aliceClient.Connections >= 2, "Alice's node was killed, yet she never reconnected.");
+        Assert.Equal(survivor.Address, cluster.NodeAt(aliceClient.Node!).Address);
+        output.WriteLine($"Alice was away {string.Join(", ", aliceClient.Outages.Select(o => $"{o.TotalMilliseconds:F0} ms"))}; {aliceClient.Overlaps} message(s) came both live and in a resume page.");
+    }
+}
