@@ -86,7 +86,18 @@ public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
         options ??= new PostgresFanoutOptions();
         options.Validate();
         var fanout = new PostgresChatFanout(store, options, (ILogger?)logger ?? NullLogger.Instance);
-        Npgsql.NpgsqlConnection first = await fanout.ConnectListenerAsync(cancellationToken).ConfigureAwait(false);
+        Npgsql.NpgsqlConnection first;
+        try
+        {
+            first = await fanout.ConnectListenerAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            fanout._stopping.Dispose();
+            await fanout._listenerSource.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
         fanout._listening = Task.Run(() => fanout.ListenAsync(first));
         fanout._delivering = Task.Run(fanout.DeliverAsync);
         return fanout;
