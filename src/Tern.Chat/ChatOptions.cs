@@ -61,8 +61,9 @@ public sealed class ChatOptions
           -h, --help                 Show this help.
 
         The same keys (Port, Host, Db, Postgres, AllowedHosts, AllowedOrigins, SecureCookies, Cert, Key, Pfx, PfxPassword,
-        SessionDays, MaxConnectionsPerAddress, Deflate, a Hub section with the chat's limits and an Accounts section with the sign-in
-        and sign-up throttles; see docs/chat-protocol.md) may be set in an appsettings.json next to the program.
+        SessionDays, MaxConnectionsPerAddress, Deflate, a Hub section with the chat's limits, an Accounts section with the sign-in
+        and sign-up throttles, see docs/chat-protocol.md, and a Cluster section with the timings between nodes on PostgreSQL,
+        see docs/scale-out.md) may be set in an appsettings.json next to the program.
         Command-line options win over environment variables, which win over the file.
         """;
 
@@ -139,6 +140,12 @@ public sealed class ChatOptions
 
     /// <summary>The hub's limits (configuration section <c>Hub</c>).</summary>
     public ChatHubOptions Hub { get; } = new();
+
+    /// <summary>
+    /// With <see cref="Postgres"/>: heartbeats, node timeout and event retention between nodes (configuration section
+    /// <c>Cluster</c>, e.g. <c>TERN_CHAT_CLUSTER__NODETIMEOUT=00:00:10</c>).
+    /// </summary>
+    public Cluster.PostgresFanoutOptions Cluster { get; } = new();
 
     /// <summary>
     /// Sign-in and sign-up throttles and password hashing (configuration section <c>Accounts</c>); the session lifetime
