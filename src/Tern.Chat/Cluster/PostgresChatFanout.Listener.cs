@@ -60,6 +60,10 @@ public sealed partial class PostgresChatFanout
                         SELECT seq, payload FROM fanout_events WHERE created >= @since ORDER BY seq;
                         """, r => (r.GetInt64(0), r.GetString(1)), cancellationToken, ("@since", healthy - _options.CatchUpMargin)).ConfigureAwait(false);
                     queued.AddRange(missed.Select(m => new Pending(null, m.Seq, m.Json, null)));
+
+                    // This node's presence announcements may have failed while PostgreSQL was out of reach: its hub
+                    // publishes its whole list again, which corrects every node's view of it.
+                    queued.Add(new Pending(null, 0, null, new ChatEvent(ChatEventKind.NodeGone, 0, 0, null) { Node = NodeId }));
                     _logger.LogInformation("Listening again; read {Count} event(s) kept since {Since:O} (those delivered already are skipped)", missed.Count, healthy - _options.CatchUpMargin);
                 }
             }

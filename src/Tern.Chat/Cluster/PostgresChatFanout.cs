@@ -127,6 +127,21 @@ public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
             await NotifyAsync(t, json, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
+        else if (chatEvent.Kind == ChatEventKind.PresenceSnapshot && chatEvent.Node == NodeId && chatEvent.Snapshot is { } entries)
+        {
+            // This node's whole list replaces its rows, and the event (kept: it may be large) every node's view of it.
+            await using Npgsql.NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var t = new StoreTransaction(connection, transaction);
+            await t.ExecuteAsync("""
+                INSERT INTO fanout_nodes (node) VALUES (@node) ON CONFLICT (node) DO NOTHING;
+                DELETE FROM fanout_presence WHERE node = @node;
+                INSERT INTO fanout_presence (node, account_id, username, status)
+                    SELECT @node, account, username, status FROM unnest(@accounts, @usernames, @statuses) AS e (account, username, status);
+                """, cancellationToken, ("@node", NodeId), ("@accounts", entries.Select(e => e.AccountId).ToArray()),
+                ("@usernames", entries.Select(e => e.Username).ToArray()), ("@statuses", entries.Select(e => e.Status).ToArray())).ConfigureAwait(false);
+            await InsertAndNotifyAsync(t, json, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
         else if (chatEvent.Kind == ChatEventKind.ToMembers && chatEvent.Ephemeral)
         {
             await NotifyAsync(new StoreTransaction(connection, null), json, cancellationToken).ConfigureAwait(false);

@@ -224,6 +224,36 @@ public sealed class PostgresChatFanoutTests(PostgresFixture postgres) : IAsyncLi
         Assert.Equal(1L, await cluster.ScalarAsync<long>($"SELECT count(*) FROM fanout_presence WHERE node = '{slow.Fanout.NodeId}';"));
     }
 
+    [Fact]
+    public async Task After_its_listening_connection_comes_back_a_node_corrects_every_nodes_view_of_its_presence()
+    {
+        await using FanoutNodes cluster = await FanoutNodes.StartAsync(_connectionString, 2);
+        (FanoutNodes.Node a, FanoutNodes.Node b) = (cluster.Nodes[0], cluster.Nodes[1]);
+        (TestClient alice, TestClient bob, long room) = await AliceOnOneBobOnTheOtherAsync(cluster);
+        Account carol = await cluster.AccountAsync("carol");
+        await a.Store.AddMemberAsync(room, carol.Id, DateTimeOffset.UtcNow);
+
+        // Node a once said carol was online there, and the "offline" that should have followed never went out (as when
+        // PostgreSQL was unreachable as she left).
+        var stale = new ChatEvent(ChatEventKind.Presence, 0, carol.Id, null) { Presence = new PresenceEntry(a.Fanout.NodeId, carol.Id, "carol", "online") };
+        string payload = JsonSerializer.Serialize(new FanoutEnvelope(0, stale), FanoutJson.Default.FanoutEnvelope);
+        await cluster.ScalarAsync<object>($"""
+            INSERT INTO fanout_presence (node, account_id, username, status) VALUES ('{a.Fanout.NodeId}', {carol.Id}, 'carol', 'online');
+            SELECT pg_notify('tern_chat', '{payload}');
+            """);
+        await WaitForPresenceAsync(bob, "carol", "online");
+
+        Assert.True(await a.KillListenerAsync());
+        await WaitForPresenceAsync(bob, "carol", "offline");
+        Assert.Equal(0L, await cluster.ScalarAsync<long>($"SELECT count(*) FROM fanout_presence WHERE account_id = {carol.Id};"));
+
+        // Only the real change reached bob: alice, still connected to node a, never flickered offline.
+        Assert.DoesNotContain(bob.OfType("presence"), p => p.Str("username") == "alice" && p.Str("status") != "online");
+        await b.SendAsync(bob, new { type = "members", conversation = room, @ref = "m" });
+        JsonElement members = await bob.WaitForAsync("members");
+        Assert.Equal("online", members.GetProperty("members").EnumerateArray().Single(m => m.Str("username") == "alice").Str("status"));
+    }
+
     /// <summary>alice on the first node and bob on the second, both in #general.</summary>
     private static async Task<(TestClient Alice, TestClient Bob, long Room)> AliceOnOneBobOnTheOtherAsync(FanoutNodes cluster)
     {
