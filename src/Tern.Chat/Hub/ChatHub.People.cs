@@ -222,7 +222,10 @@ public sealed partial class ChatHub
 
                 break;
             case ChatEventKind.PresenceSnapshot when chatEvent.Snapshot is not null:
-                foreach (PresenceChange change in _presence.Replace(chatEvent.Snapshot, _fanout.NodeId))
+                List<PresenceChange> changes = chatEvent.Node is null
+                    ? _presence.ReplaceOthers(chatEvent.Snapshot, _fanout.NodeId)
+                    : _presence.ReplaceNode(chatEvent.Node, chatEvent.Snapshot);
+                foreach (PresenceChange change in changes)
                 {
                     await TellPresenceAsync(change, cancellationToken).ConfigureAwait(false);
                 }
@@ -263,11 +266,15 @@ public sealed partial class ChatHub
     }
 
     /// <summary>
-    /// The other nodes gave this one up for dead (it missed heartbeats) and forgot its presence entries: announce every
-    /// account connected here again.
+    /// The other nodes gave this one up for dead (it missed heartbeats) and forgot its presence entries, or its
+    /// announcements may have failed while PostgreSQL was out of reach: publish this node's whole list at once (every
+    /// account connected here and its status), which replaces whatever the other nodes hold for this node, so that
+    /// only real changes reach the contacts.
     /// </summary>
     private async ValueTask AnnounceEveryoneAgainAsync(CancellationToken cancellationToken)
     {
+        var entries = new List<PresenceEntry>();
+        long now = _time.GetTimestamp();
         foreach (OnlineAccount account in _online.Accounts())
         {
             await account.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -275,8 +282,13 @@ public sealed partial class ChatHub
             {
                 if (!account.Removed)
                 {
-                    account.AnnouncedStatus = PresenceStatus.Offline;
-                    await AnnouncePresenceLockedAsync(account, cancellationToken).ConfigureAwait(false);
+                    CancelHeldPresence(account);
+                    account.AnnouncedStatus = account.Status;
+                    account.AnnouncedAt = now;
+                    if (account.AnnouncedStatus != PresenceStatus.Offline)
+                    {
+                        entries.Add(new PresenceEntry(_fanout.NodeId, account.Id, account.Username, account.AnnouncedStatus));
+                    }
                 }
             }
             finally
@@ -284,6 +296,8 @@ public sealed partial class ChatHub
                 account.Gate.Release();
             }
         }
+
+        await _fanout.PublishAsync(new ChatEvent(ChatEventKind.PresenceSnapshot, 0, 0, null) { Node = _fanout.NodeId, Snapshot = entries }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

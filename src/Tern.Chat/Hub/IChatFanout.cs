@@ -73,13 +73,15 @@ public enum ChatEventKind
     /// <summary>
     /// A node (<see cref="ChatEvent.Node"/>) stopped, or stopped heartbeating: its connections are gone, so every
     /// account's presence there is offline. A node that reads its own id here had been given up for dead by the
-    /// others and announces its accounts again.
+    /// others (or its fan-out reconnected after announcements may have failed) and publishes its whole presence list
+    /// again (<see cref="PresenceSnapshot"/> with its <see cref="ChatEvent.Node"/>).
     /// </summary>
     NodeGone,
 
     /// <summary>
-    /// Replaces what the process knows of other nodes' presence (<see cref="ChatEvent.Snapshot"/>), at start-up and
-    /// after the fan-out reconnected. Only ever delivered by a fan-out to its own process.
+    /// A presence list (<see cref="ChatEvent.Snapshot"/>). With <see cref="ChatEvent.Node"/> null, every other node's
+    /// (what a fan-out reads at start-up and after it reconnected, delivered only to its own process); with a node,
+    /// that node's whole list, published by it, which replaces what every process holds for it.
     /// </summary>
     PresenceSnapshot,
 

@@ -77,7 +77,12 @@ internal sealed class PresenceBoard
     /// Replaces what every node but <paramref name="keepNode"/> (this process, which knows its own connections best)
     /// said, with <paramref name="entries"/>; returns the accounts whose status over all nodes changed.
     /// </summary>
-    public List<PresenceChange> Replace(IEnumerable<PresenceEntry> entries, string keepNode)
+    public List<PresenceChange> ReplaceOthers(IEnumerable<PresenceEntry> entries, string keepNode) => Replace(entries, node => node != keepNode);
+
+    /// <summary>Replaces everything one node said with <paramref name="entries"/> (its own list); returns the accounts whose status over all nodes changed.</summary>
+    public List<PresenceChange> ReplaceNode(string node, IEnumerable<PresenceEntry> entries) => Replace(entries, n => n == node);
+
+    private List<PresenceChange> Replace(IEnumerable<PresenceEntry> entries, Func<string, bool> replaced)
     {
         ArgumentNullException.ThrowIfNull(entries);
         lock (_lock)
@@ -85,7 +90,7 @@ internal sealed class PresenceBoard
             Dictionary<long, string> before = _accounts.ToDictionary(a => a.Key, a => a.Value.Status);
             foreach (Account account in _accounts.Values)
             {
-                foreach (string node in account.ByNode.Keys.Where(n => n != keepNode).ToArray())
+                foreach (string node in account.ByNode.Keys.Where(replaced).ToArray())
                 {
                     account.ByNode.Remove(node);
                 }
@@ -93,7 +98,7 @@ internal sealed class PresenceBoard
 
             foreach (PresenceEntry entry in entries)
             {
-                if (entry.Node == keepNode || entry.Status == PresenceStatus.Offline)
+                if (!replaced(entry.Node) || entry.Status == PresenceStatus.Offline)
                 {
                     continue;
                 }
