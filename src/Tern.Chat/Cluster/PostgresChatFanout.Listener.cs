@@ -22,7 +22,11 @@ public sealed partial class PostgresChatFanout
     /// Something for the delivery loop: a notification's payload, a kept event read back (its number and JSON), or an
     /// event made here.
     /// </summary>
-    private readonly record struct Pending(string? Notification, long Seq, string? EventJson, ChatEvent? Event);
+    private readonly record struct Pending(string? Notification, long Seq, string? EventJson, ChatEvent? Event)
+    {
+        /// <summary>Read back from the table by a catch-up, not heard live.</summary>
+        public bool CaughtUp => Notification is null && EventJson is not null;
+    }
 
     /// <summary>
     /// Opens the listening connection: LISTEN, renew this node's row, catch up on what was missed since the last good
@@ -135,6 +139,7 @@ public sealed partial class PostgresChatFanout
                 {
                     await Task.Delay(delay, stopping).ConfigureAwait(false);
                     connection = await ConnectListenerAsync(stopping).ConfigureAwait(false);
+                    _metrics.Reconnects.Add(1);
                 }
 
                 delay = TimeSpan.Zero;
@@ -211,6 +216,7 @@ public sealed partial class PostgresChatFanout
             foreach (string node in gone)
             {
                 _logger.LogInformation("Node {Node} stopped heartbeating; its accounts are now offline on every node", node);
+                _metrics.NodesGivenUp.Add(1);
                 await InsertAndNotifyAsync(tx, NodeGoneJson(node), timeout.Token).ConfigureAwait(false);
             }
 
@@ -237,6 +243,12 @@ public sealed partial class PostgresChatFanout
                 {
                     if (await ResolveAsync(item, stopping).ConfigureAwait(false) is { } chatEvent)
                     {
+                        _metrics.Delivered.Add(1);
+                        if (item.CaughtUp)
+                        {
+                            _metrics.CaughtUp.Add(1);
+                        }
+
                         foreach (Func<ChatEvent, CancellationToken, ValueTask> deliver in Volatile.Read(ref _subscribers))
                         {
                             await deliver(chatEvent, stopping).ConfigureAwait(false);

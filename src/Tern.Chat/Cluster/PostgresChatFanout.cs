@@ -31,6 +31,8 @@ namespace Tern.Chat.Cluster;
 /// deleted with its presence rows by whichever node notices first, which publishes <see cref="ChatEventKind.NodeGone"/>.
 /// A node that starts or reconnects reads the presence rows of the live nodes (<see cref="ChatEventKind.PresenceSnapshot"/>).
 /// Typing and presence changes are not kept as events: they are only worth having live.</para>
+/// <para><b>Metrics.</b> The <c>Tern.Chat.Fanout</c> meter counts events published, delivered and caught up,
+/// reconnections and nodes given up, and shows the delivery queue and whether the node is listening.</para>
 /// </remarks>
 public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
 {
@@ -45,6 +47,7 @@ public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
     private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly TaskCompletionSource _firstSubscriber = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly FanoutMetrics _metrics;
     private Func<ChatEvent, CancellationToken, ValueTask>[] _subscribers = [];
     private Task _listening = Task.CompletedTask;
     private Task _delivering = Task.CompletedTask;
@@ -56,6 +59,7 @@ public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
         _options = options;
         _logger = logger;
         NodeId = Guid.NewGuid().ToString("N");
+        _metrics = new FanoutMetrics(() => _pending.Reader.Count, () => IsListening);
 
         // Its own connection, outside the pool, named so that an operator (or a test) can tell it in pg_stat_activity.
         _listenerSource = Npgsql.NpgsqlDataSource.Create(new Npgsql.NpgsqlConnectionStringBuilder(store.ConnectionString)
@@ -71,6 +75,9 @@ public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
     /// <inheritdoc/>
     /// <remarks>Random for each start: a restarted process is a new node (the old one's rows expire, or were deleted when it stopped).</remarks>
     public string NodeId { get; }
+
+    /// <summary>This fan-out's instruments.</summary>
+    internal FanoutMetrics Metrics => _metrics;
 
     /// <summary>Whether the listening connection is up (it reconnects by itself when not).</summary>
     public bool IsListening => Volatile.Read(ref _listeningNow);
@@ -94,6 +101,7 @@ public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
         catch
         {
             fanout._stopping.Dispose();
+            fanout._metrics.Dispose();
             await fanout._listenerSource.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -199,6 +207,7 @@ public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
         }
 
         _stopping.Dispose();
+        _metrics.Dispose();
         await _listenerSource.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -225,6 +234,7 @@ public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
     {
         // The envelope is made in SQL around the new row's number; an event too large for a notification goes without its body.
         bool fits = Encoding.UTF8.GetByteCount(eventJson) <= MaxNotifyPayloadBytes;
+        _metrics.Published.Add(1);
         return t.ExecuteAsync("""
             WITH kept AS (INSERT INTO fanout_events (payload) VALUES (@event) RETURNING seq)
             SELECT pg_notify(@channel, CASE WHEN @fits THEN '{"s":' || seq || ',"e":' || @event || '}' ELSE '{"s":' || seq || '}' END) FROM kept;
@@ -239,6 +249,7 @@ public sealed partial class PostgresChatFanout : IChatFanout, IAsyncDisposable
             throw new InvalidOperationException("An event that is not kept must fit in one notification.");
         }
 
+        _metrics.Published.Add(1);
         return t.ExecuteAsync("SELECT pg_notify(@channel, '{\"s\":0,\"e\":' || @event || '}');", cancellationToken,
             ("@channel", _options.Channel), ("@event", eventJson));
     }

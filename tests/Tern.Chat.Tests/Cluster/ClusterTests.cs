@@ -69,6 +69,62 @@ public sealed class ClusterTests(PostgresFixture postgres, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task Clients_on_every_node_directly_and_through_nginx_see_everyones_messages_live_in_one_order()
+    {
+        await using ChatCluster cluster = await ChatCluster.StartAsync(postgres, nodes: 3, output);
+        var accounts = new List<ChatAccount>();
+        var clients = new List<ResumingChatClient>();
+        try
+        {
+            // A writer directly on each node, and three readers through nginx (one per node, least_conn).
+            for (int n = 0; n < 6; n++)
+            {
+                accounts.Add(await ChatAccount.SignUpAsync(cluster.Url, $"person{n}"));
+                clients.Add(await ResumingChatClient.ConnectAsync(accounts[n], n < 3 ? cluster.Nodes[n].Url : cluster.Url));
+            }
+
+            Assert.Equal(3, clients.Skip(3).Select(c => cluster.NodeAt(c.Node!)).Distinct().Count());
+            long room = await clients[0].JoinAsync("general");
+            foreach (ResumingChatClient client in clients.Skip(1))
+            {
+                Assert.Equal(room, await client.JoinAsync("general"));
+            }
+
+            // The three writers at once, each as fast as its answers come back.
+            long[][] said = await Task.WhenAll(clients.Take(3).Select(async writer =>
+            {
+                var ids = new List<long>();
+                for (int i = 0; i < 25; i++)
+                {
+                    JsonElement answer = await writer.SayAsync(room, $"{writer.Username} {i}");
+                    Assert.True(answer.Str("type") == "message", answer.GetRawText());
+                    ids.Add(answer.Long("id"));
+                }
+
+                return ids.ToArray();
+            }));
+
+            long[] stored = (await clients[0].ReadWholeHistoryAsync(room)).Select(m => m.Long("id")).ToArray();
+            Assert.Equal(said.SelectMany(ids => ids).Order(), stored);
+            foreach (ResumingChatClient client in clients)
+            {
+                await client.WaitUntilHoldsAsync(room, stored);
+                // All of it live (no reconnect), and in the store's order on every node.
+                Assert.Equal(1, client.Connections);
+                Assert.Equal(stored, client.LiveIds(room));
+                Assert.Empty(client.Duplicates);
+            }
+        }
+        finally
+        {
+            foreach (IAsyncDisposable disposable in clients.Cast<IAsyncDisposable>().Concat(accounts))
+            {
+                await disposable.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task The_clients_of_a_killed_node_reconnect_through_nginx_and_get_everything_after_their_last_id_once()
     {
         await using ChatCluster cluster = await ChatCluster.StartAsync(postgres, nodes: 2, output);
@@ -131,5 +187,85 @@ public sealed class ClusterTests(PostgresFixture postgres, ITestOutputHelper out
         Assert.True(aliceClient.Connections >= 2, "Alice's node was killed, yet she never reconnected.");
         Assert.Equal(survivor.Address, cluster.NodeAt(aliceClient.Node!).Address);
         output.WriteLine($"Alice was away {string.Join(", ", aliceClient.Outages.Select(o => $"{o.TotalMilliseconds:F0} ms"))}; {aliceClient.Overlaps} message(s) came both live and in a resume page.");
+    }
+
+    [Fact]
+    public async Task Restarting_PostgreSQL_mid_conversation_loses_nothing_silently()
+    {
+        await using ChatCluster cluster = await ChatCluster.StartAsync(postgres, nodes: 2, output);
+        await using ChatAccount alice = await ChatAccount.SignUpAsync(cluster.Url, "alice");
+        await using ChatAccount bob = await ChatAccount.SignUpAsync(cluster.Url, "bob");
+        await using ChatAccount carol = await ChatAccount.SignUpAsync(cluster.Url, "carol");
+        await using ResumingChatClient aliceClient = await ResumingChatClient.ConnectAsync(alice, cluster.Nodes[0].Url);
+        await using ResumingChatClient bobClient = await ResumingChatClient.ConnectAsync(bob, cluster.Nodes[1].Url);
+        await using ResumingChatClient carolClient = await ResumingChatClient.ConnectAsync(carol, cluster.Url);
+        ResumingChatClient[] everyone = [aliceClient, bobClient, carolClient];
+        long room = await aliceClient.JoinAsync("general");
+        Assert.Equal(room, await bobClient.JoinAsync("general"));
+        Assert.Equal(room, await carolClient.JoinAsync("general"));
+
+        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<long>();
+        var refused = new System.Collections.Concurrent.ConcurrentBag<string>();
+        int restarted = 0;
+        int acknowledgedAfterRestart = 0;
+        async Task WriteAsync(ResumingChatClient writer)
+        {
+            // Until the database has been back long enough for a few messages of each writer to get through.
+            for (int i = 0; Volatile.Read(ref restarted) == 0 || Volatile.Read(ref acknowledgedAfterRestart) < 10; i++)
+            {
+                Assert.True(i < 400, $"{writer.Username} kept being refused after PostgreSQL came back: {string.Join(" ", writer.Errors.TakeLast(3).Select(e => e.GetRawText()))}");
+                bool afterRestart = Volatile.Read(ref restarted) == 1;
+                // Every message gets an answer: stored, or refused with an error (never silence).
+                JsonElement answer = await writer.SayAsync(room, $"{writer.Username} {i}", TimeSpan.FromSeconds(30));
+                if (answer.Str("type") == "message")
+                {
+                    acknowledged.Add(answer.Long("id"));
+                    if (afterRestart)
+                    {
+                        Interlocked.Increment(ref acknowledgedAfterRestart);
+                    }
+                }
+                else
+                {
+                    Assert.Equal("error", answer.Str("type"));
+                    refused.Add($"{writer.Username} {i}: {answer.Str("code")}");
+                    await Task.Delay(100);
+                }
+
+                await Task.Delay(20);
+            }
+        }
+
+        Task writing = Task.WhenAll(WriteAsync(aliceClient), WriteAsync(bobClient));
+        bool stopped = false;
+        try
+        {
+            await Task.Delay(500);
+            await postgres.StopServerAsync();
+            stopped = true;
+            await Task.Delay(1500);
+            await postgres.StartServerAsync();
+            stopped = false;
+            Volatile.Write(ref restarted, 1);
+            await writing.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            if (stopped)
+            {
+                await postgres.StartServerAsync();
+            }
+        }
+
+        long[] stored = (await carolClient.ReadWholeHistoryAsync(room)).Select(m => m.Long("id")).ToArray();
+        output.WriteLine($"{acknowledged.Count} messages stored, {refused.Count} refused during the restart: {string.Join(", ", refused)}");
+        // Exactly the acknowledged messages are stored: nothing refused was stored after all, nothing acknowledged is missing.
+        Assert.Equal(acknowledged.Order(), stored);
+        foreach (ResumingChatClient client in everyone)
+        {
+            await client.WaitUntilHoldsAsync(room, stored, TimeSpan.FromSeconds(30));
+            Assert.Empty(client.Duplicates);
+            Assert.Empty(client.OrderViolations);
+        }
     }
 }

@@ -80,6 +80,9 @@ public sealed class PostgresChatFanoutTests(PostgresFixture postgres) : IAsyncLi
         Assert.Equal("bob", (await alice.WaitForAsync("member_joined")).GetProperty("member").Str("username"));
         await bobOnA.WaitForAsync("joined"); // bob's other device, on the other node, hears of his join too
 
+        // The room directory's counts follow joins made on any node.
+        await WaitUntilAsync(() => alice.OfType("rooms").Any(r => r.GetProperty("rooms").EnumerateArray().Any(e => e.Str("name") == "general" && e.Int("members") == 2)), "the directory showing 2 members");
+
         await a.SendAsync(alice, new { type = "say", conversation = room, text = "hello", @ref = "1" });
         long id = (await bob.WaitForAsync("message")).Long("id");
         await a.SendAsync(alice, new { type = "edit", id, text = "hello again" });
@@ -126,6 +129,7 @@ public sealed class PostgresChatFanoutTests(PostgresFixture postgres) : IAsyncLi
         (TestClient alice, TestClient bob, long room) = await AliceOnOneBobOnTheOtherAsync(cluster);
         await a.SendAsync(alice, new { type = "say", conversation = room, text = "before" });
         await bob.WaitForAsync("message");
+        using var counters = new MeterCounters(b.Fanout.Metrics.Meter);
 
         for (int round = 0; round < 2; round++)
         {
@@ -144,6 +148,8 @@ public sealed class PostgresChatFanoutTests(PostgresFixture postgres) : IAsyncLi
         await Task.Delay(300); // a duplicate would arrive now
         long[] stored = (await a.Store.GetAfterAsync(room, 0, 1000)).Select(m => m.Id).ToArray();
         Assert.Equal(stored, bob.OfType("message").Select(m => m.Long("id")));
+        Assert.Equal(2, counters["tern.chat.fanout.reconnects"]);
+        Assert.True(counters["tern.chat.fanout.delivered"] >= 41, $"{counters["tern.chat.fanout.delivered"]} delivered");
     }
 
     [Fact]
@@ -252,6 +258,30 @@ public sealed class PostgresChatFanoutTests(PostgresFixture postgres) : IAsyncLi
         await b.SendAsync(bob, new { type = "members", conversation = room, @ref = "m" });
         JsonElement members = await bob.WaitForAsync("members");
         Assert.Equal("online", members.GetProperty("members").EnumerateArray().Single(m => m.Str("username") == "alice").Str("status"));
+    }
+
+    /// <summary>The sums of one meter's counters since it was made.</summary>
+    private sealed class MeterCounters : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _sums = new();
+
+        public MeterCounters(System.Diagnostics.Metrics.Meter meter)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter == meter)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _sums.AddOrUpdate(instrument.Name, value, (_, sum) => sum + value));
+            _listener.Start();
+        }
+
+        public long this[string name] => _sums.GetValueOrDefault(name);
+
+        public void Dispose() => _listener.Dispose();
     }
 
     /// <summary>alice on the first node and bob on the second, both in #general.</summary>

@@ -367,8 +367,7 @@ public sealed class ResumingChatClient : IAsyncDisposable
         try
         {
             await connection.OpenAsync(_account, _site);
-            long[] followed = Locked(() => _held.Keys.ToArray());
-            foreach (long conversation in followed)
+            foreach (long conversation in connection.ResumePoints.Keys)
             {
                 await connection.ResumeAsync(conversation);
             }
@@ -431,6 +430,17 @@ public sealed class ResumingChatClient : IAsyncDisposable
         }
     }
 
+    private void TakeResumePoints(Dictionary<long, long> points)
+    {
+        lock (_gate)
+        {
+            foreach ((long conversation, HashSet<long> held) in _held)
+            {
+                points[conversation] = held.Count > 0 ? held.Max() : 0;
+            }
+        }
+    }
+
     /// <summary>Merges a resume page; what it returns at or below <paramref name="after"/> was asked to be left out.</summary>
     private long MergeResumed(long conversation, long after, JsonElement page)
     {
@@ -489,10 +499,17 @@ public sealed class ResumingChatClient : IAsyncDisposable
             await _hello.Task.WaitAsync(timeout.Token);
         }
 
-        /// <summary>The page's resume: history after the newest id held, page by page while there is more.</summary>
+        /// <summary>
+        /// The newest id held in each followed conversation when hello arrived, before any live message of this
+        /// connection: the page takes them in its hello handler, and a live message that came in between would
+        /// otherwise hide the ones before it.
+        /// </summary>
+        public Dictionary<long, long> ResumePoints { get; } = [];
+
+        /// <summary>The page's resume: history after the newest id held at hello, page by page while there is more.</summary>
         public async Task ResumeAsync(long conversation)
         {
-            long after = owner.Locked(() => owner._held.TryGetValue(conversation, out HashSet<long>? held) && held.Count > 0 ? held.Max() : 0);
+            long after = ResumePoints.GetValueOrDefault(conversation);
             while (true)
             {
                 string clientRef = NewRef();
@@ -585,6 +602,7 @@ public sealed class ResumingChatClient : IAsyncDisposable
                     message.SetLength(0);
                     if (parsed.Str("type") == "hello")
                     {
+                        owner.TakeResumePoints(ResumePoints);
                         _hello.TrySetResult(parsed);
                     }
 
