@@ -60,8 +60,11 @@ long stopped = LoadRun.Now;
 long drainDeadline = stopped + Seconds(options.Drain);
 while (LoadRun.Now < drainDeadline)
 {
+    // Nothing pending first, then the acknowledged ids: the other way round, an acknowledgement arriving in between
+    // would be missing from the list and its message counted as lost by clients it had not reached yet.
+    bool nothingPending = clients.All(client => client.PendingCount == 0);
     long[] acknowledged = [.. run.Acks.Keys];
-    if (clients.All(client => client.PendingCount == 0 && client.HoldsAll(acknowledged)))
+    if (nothingPending && clients.All(client => client.HoldsAll(acknowledged)))
     {
         break;
     }
