@@ -226,6 +226,10 @@ table() {
             "| $(median_of kill reconnect_p50_ms) / $(median_of kill reconnect_max_ms)" \
             "| $(median_of kill catchup_p50_ms) / $(median_of kill catchup_max_ms) | $(max_of kill catchup_max_ms)" \
             "| $(median_of kill posted) | $(checks kill) |"
+        echo
+        echo "Around the reconnects, over the $KILL_REPS run(s): $(sum_of kill overlaps) receipts came both live and in a resume page," \
+            "$(sum_of kill redelivered) live on both a client's old and new socket (both merged by id, as the page does);" \
+            "$(sum_of kill failed_reconnects) reconnection attempt(s) failed and were retried."
     fi
     echo
     echo "Command: \`$INVOCATION\` ($REPS repetition(s) of ${DURATION} s after ${WARMUP} s warm-up per node count, a fresh" \
