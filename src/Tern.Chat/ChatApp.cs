@@ -82,6 +82,7 @@ public sealed class ChatApp : IAsyncDisposable
         {
             AllowedHosts = options.GetAllowedHostList() is { Count: > 0 } hosts ? hosts : ["*"],
             AllowedOrigins = options.AllowedOriginList,
+            TrustedProxies = options.TrustedProxyList,
             // Served as https (by Tern itself, or a proxy): Secure cookies, and the page's own origin is https.
             SecureCookies = options.SecureCookies || tls is not null,
             Accounts = options.Accounts,
@@ -260,12 +261,14 @@ public sealed class ChatApp : IAsyncDisposable
         // The handshake hook let only signed-in people through and left who they are in the items.
         SignedInAccount account = SignedInAccount.From(connection.Items)
             ?? throw new InvalidOperationException("A chat connection without a signed-in account; the handshake check did not run.");
+        // Behind a trusted proxy, the client it names (worked out from the upgrade request's headers), not the proxy.
+        IPAddress address = ClientAddresses.From(connection.Items) ?? connection.RemoteEndPoint.Address;
         var client = new WebSocketChatClient(connection);
         var identity = new ChatIdentity(account.AccountId, account.Username, account.DisplayName, account.TokenHash);
-        logger.LogInformation("Connection {Id} opened from {Remote} for {Username}", connection.Id, connection.RemoteEndPoint, account.Username);
+        logger.LogInformation("Connection {Id} opened from {Remote} (client {Address}) for {Username}", connection.Id, connection.RemoteEndPoint, address, account.Username);
         try
         {
-            await hub.ConnectAsync(client, identity, connection.RemoteEndPoint.Address.ToString(), cancellationToken).ConfigureAwait(false);
+            await hub.ConnectAsync(client, identity, address.ToString(), cancellationToken).ConfigureAwait(false);
             await foreach (WebSocketMessage message in connection.ReadMessagesAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (message.IsText)
