@@ -26,7 +26,7 @@ public sealed class ResumingChatClient : IAsyncDisposable
     private readonly object _gate = new();
     private readonly Dictionary<long, HashSet<long>> _held = [];
     private readonly Dictionary<long, int> _liveDeliveries = [];
-    private readonly List<(int Connection, long Conversation, long Id, long Timestamp)> _live = [];
+    private readonly List<(int Connection, long Conversation, long Id)> _live = [];
     private readonly List<string> _duplicates = [];
     private readonly List<string> _orderViolations = [];
     private readonly List<JsonElement> _errors = [];
@@ -154,10 +154,6 @@ public sealed class ResumingChatClient : IAsyncDisposable
     public IReadOnlyList<long> LiveIds(long conversation) =>
         Locked(() => _live.Where(m => m.Conversation == conversation).Select(m => m.Id).ToArray());
 
-    /// <summary>The live messages of a conversation with when each arrived (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), for latencies.</summary>
-    public IReadOnlyList<(long Id, long Timestamp)> LiveArrivals(long conversation) =>
-        Locked(() => _live.Where(m => m.Conversation == conversation).Select(m => (m.Id, m.Timestamp)).ToArray());
-
     /// <summary>Of <paramref name="expected"/>, the ids this client does not hold.</summary>
     public IReadOnlyList<long> Missing(long conversation, IEnumerable<long> expected)
     {
@@ -194,13 +190,11 @@ public sealed class ResumingChatClient : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Every message of a conversation as the store has it (the truth to compare with), read page by page from the
-    /// start or from after the id <paramref name="after"/>.
-    /// </summary>
-    public async Task<IReadOnlyList<JsonElement>> ReadWholeHistoryAsync(long conversation, long after = 0)
+    /// <summary>Every message of a conversation as the store has it, read page by page from the start (the truth to compare with).</summary>
+    public async Task<IReadOnlyList<JsonElement>> ReadWholeHistoryAsync(long conversation)
     {
         var messages = new List<JsonElement>();
+        long after = 0;
         while (true)
         {
             JsonElement page = await RequestAsync(new { type = "history", conversation, after, @ref = NewRef() }, "history");
@@ -389,7 +383,6 @@ public sealed class ResumingChatClient : IAsyncDisposable
 
     private void Received(Connection connection, JsonElement message)
     {
-        long arrived = System.Diagnostics.Stopwatch.GetTimestamp();
         string? type = message.Str("type");
         lock (_gate)
         {
@@ -397,7 +390,7 @@ public sealed class ResumingChatClient : IAsyncDisposable
             {
                 long conversation = message.Long("conversation");
                 long id = message.Long("id");
-                _live.Add((connection.Number, conversation, id, arrived));
+                _live.Add((connection.Number, conversation, id));
                 int deliveries = _liveDeliveries[id] = _liveDeliveries.GetValueOrDefault(id) + 1;
                 if (deliveries > 1)
                 {
