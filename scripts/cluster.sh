@@ -93,11 +93,12 @@ postgres="Host=$dir/pg;Username=tern;Database=chat"
 
 # Behind nginx every browser comes from nginx's address (127.0.0.1), so the per-address limits would count all of
 # them together: lifted here (see docs/scale-out.md, "Client addresses").
-export TERN_CHAT_MAXCONNECTIONSPERADDRESS=0
-export TERN_CHAT_ACCOUNTS__SIGNUPLIMIT=1000
-export TERN_CHAT_ACCOUNTS__ADDRESSATTEMPTLIMIT=1000
-export TERN_CHAT_HUB__ADDRESSRATELIMITCOUNT=10000
-export TERN_CHAT_HUB__ADDRESSROOMCREATIONLIMIT=1000
+# A figure already in the environment wins (bench/cluster-bench.sh lifts them further).
+export TERN_CHAT_MAXCONNECTIONSPERADDRESS=${TERN_CHAT_MAXCONNECTIONSPERADDRESS:-0}
+export TERN_CHAT_ACCOUNTS__SIGNUPLIMIT=${TERN_CHAT_ACCOUNTS__SIGNUPLIMIT:-1000}
+export TERN_CHAT_ACCOUNTS__ADDRESSATTEMPTLIMIT=${TERN_CHAT_ACCOUNTS__ADDRESSATTEMPTLIMIT:-1000}
+export TERN_CHAT_HUB__ADDRESSRATELIMITCOUNT=${TERN_CHAT_HUB__ADDRESSRATELIMITCOUNT:-10000}
+export TERN_CHAT_HUB__ADDRESSROOMCREATIONLIMIT=${TERN_CHAT_HUB__ADDRESSROOMCREATIONLIMIT:-1000}
 
 echo "Starting $nodes Tern.Chat nodes..."
 for i in $(seq "$nodes"); do
