@@ -69,8 +69,8 @@ public sealed class ClientAddresses
         int prefix = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         if (slash >= 0)
         {
-            // 10.1.2.3/8 is refused, not read as 10.0.0.0/8: 10.1.2.3/32 may have been meant.
-            if (!int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix)
+            // Digits only after the slash; and 10.1.2.3/8 is refused, not read as 10.0.0.0/8: 10.1.2.3/32 may have been meant.
+            if (!int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _)
                 || !IPNetwork.TryParse(text, out network) || !network.BaseAddress.Equals(address))
             {
                 return false;

@@ -127,10 +127,17 @@ public sealed class ClusterTests(PostgresFixture postgres, ITestOutputHelper out
     [Fact]
     public async Task The_clients_of_a_killed_node_reconnect_through_nginx_and_get_everything_after_their_last_id_once()
     {
-        await using ChatCluster cluster = await ChatCluster.StartAsync(postgres, nodes: 2, output);
+        // Nodes give a silent node up after 3 s instead of 15, so that its people's going offline is seen quickly.
+        var settings = new Dictionary<string, string>(ChatCluster.TestSettings)
+        {
+            ["TERN_CHAT_CLUSTER__HEARTBEATINTERVAL"] = "00:00:01",
+            ["TERN_CHAT_CLUSTER__NODETIMEOUT"] = "00:00:03",
+        };
+        await using ChatCluster cluster = await ChatCluster.StartAsync(postgres, nodes: 2, output, settings: settings);
         await using ChatAccount alice = await ChatAccount.SignUpAsync(cluster.Url, "alice");
         await using ChatAccount bob = await ChatAccount.SignUpAsync(cluster.Url, "bob");
         await using ChatAccount dave = await ChatAccount.SignUpAsync(cluster.Url, "dave");
+        await using ChatAccount carol = await ChatAccount.SignUpAsync(cluster.Url, "carol");
         await using ResumingChatClient aliceClient = await ResumingChatClient.ConnectAsync(alice, cluster.Url);
         ChatNode doomed = cluster.NodeAt(aliceClient.Node!);
         ChatNode survivor = cluster.Nodes.Single(n => n != doomed);
@@ -140,6 +147,11 @@ public sealed class ClusterTests(PostgresFixture postgres, ITestOutputHelper out
         long room = await aliceClient.JoinAsync("general");
         Assert.Equal(room, await bobClient.JoinAsync("general"));
         Assert.Equal(room, await daveClient.JoinAsync("general"));
+        // Carol is on the doomed node only, and does not come back.
+        WebSocketTestClient carolSocket = await carol.ConnectAsync(doomed.Url);
+        await carolSocket.JoinRoomAsync("general");
+        JsonElement carolJoined = await bobClient.WaitForEventAsync("member_joined", m => m.GetProperty("member").Str("username") == "carol", TimeSpan.FromSeconds(10));
+        Assert.Equal("online", carolJoined.GetProperty("member").Str("status"));
         // Alice holds a message before her node dies: she resumes after it.
         JsonElement first = await aliceClient.SayAsync(room, "before");
         await aliceClient.WaitUntilHoldsAsync(room, [first.Long("id")]);
@@ -163,11 +175,13 @@ public sealed class ClusterTests(PostgresFixture postgres, ITestOutputHelper out
         }
 
         Task killing = Task.CompletedTask;
+        var sinceKill = new System.Diagnostics.Stopwatch();
         Task posting = Task.WhenAll(
             PostAsync(bobClient, 40, i =>
             {
                 if (Interlocked.Increment(ref bobSent) == 10)
                 {
+                    sinceKill.Start();
                     killing = doomed.KillAsync();
                 }
 
@@ -186,6 +200,9 @@ public sealed class ClusterTests(PostgresFixture postgres, ITestOutputHelper out
         Assert.Empty(aliceClient.OrderViolations);
         Assert.True(aliceClient.Connections >= 2, "Alice's node was killed, yet she never reconnected.");
         Assert.Equal(survivor.Address, cluster.NodeAt(aliceClient.Node!).Address);
+        // The dead node's people go offline on the other node within its node timeout (plus a heartbeat's slack).
+        await bobClient.WaitForEventAsync("presence", p => p.Str("username") == "carol" && p.Str("status") == "offline", TimeSpan.FromSeconds(10));
+        output.WriteLine($"Carol went offline for Bob {sinceKill.ElapsedMilliseconds} ms after the kill (node timeout 3 s).");
         output.WriteLine($"Alice was away {string.Join(", ", aliceClient.Outages.Select(o => $"{o.TotalMilliseconds:F0} ms"))}; {aliceClient.Overlaps} message(s) came both live and in a resume page.");
     }
 

@@ -90,15 +90,26 @@ public sealed class ProgramTests : IDisposable
             ["TERN_CHAT_PORT"] = "0",
             ["TERN_CHAT_HOST"] = "127.0.0.1",
             ["TERN_CHAT_DB"] = ":memory:",
+            ["TERN_CHAT_TRUSTEDPROXIES"] = "127.0.0.1, 10.0.0.0/8",
         });
 
         Uri url = await chat.WaitForUrlAsync();
         Assert.Equal("127.0.0.1", url.Host);
+        await chat.WaitForOutputAsync("Client addresses: from X-Forwarded-For on requests from 127.0.0.1, 10.0.0.0/8.");
         // The history line is printed after the URL line, and the output arrives line by line.
         await chat.WaitForOutputAsync("History: memory");
         Assert.Equal(0, chat.Signal(Posix.SigInt));
 
         Assert.Equal(0, await chat.WaitForExitAsync());
+    }
+
+    [Fact]
+    public async Task A_bad_trusted_proxy_is_named_and_exits_with_2()
+    {
+        using ChatProcess chat = ChatProcess.Start(_directory, "--trusted-proxies", "127.0.0.1,proxy.internal", "--db", ":memory:");
+
+        Assert.Equal(2, await chat.WaitForExitAsync());
+        Assert.Contains("'proxy.internal' is not a trusted proxy", chat.Errors, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Tern.Chat.Tests.Support;
 
@@ -30,14 +31,14 @@ public sealed class TrustedProxyIntegrationTests
         });
         using var http = new HttpClient { BaseAddress = server.Url, Timeout = TimeSpan.FromSeconds(20) };
 
-        Assert.Equal(HttpStatusCode.Unauthorized, await LogInAsync(http, server, "203.0.113.1"));
-        Assert.Equal(HttpStatusCode.Unauthorized, await LogInAsync(http, server, "203.0.113.1"));
-        Assert.Equal(HttpStatusCode.TooManyRequests, await LogInAsync(http, server, "203.0.113.1"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await LogInAsync(http, "203.0.113.1"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await LogInAsync(http, "203.0.113.1"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await LogInAsync(http, "203.0.113.1"));
 
         // Another client behind the same proxy, and one that puts the first one's address on the left (a forgery the
         // proxy appends to): neither is held back by the first client's attempts.
-        Assert.Equal(separate ? HttpStatusCode.Unauthorized : HttpStatusCode.TooManyRequests, await LogInAsync(http, server, "203.0.113.2"));
-        Assert.Equal(separate ? HttpStatusCode.Unauthorized : HttpStatusCode.TooManyRequests, await LogInAsync(http, server, "203.0.113.1, 203.0.113.3"));
+        Assert.Equal(separate ? HttpStatusCode.Unauthorized : HttpStatusCode.TooManyRequests, await LogInAsync(http, "203.0.113.2"));
+        Assert.Equal(separate ? HttpStatusCode.Unauthorized : HttpStatusCode.TooManyRequests, await LogInAsync(http, "203.0.113.1, 203.0.113.3"));
     }
 
     [Theory]
@@ -70,15 +71,66 @@ public sealed class TrustedProxyIntegrationTests
         Assert.Contains(server.Log.Lines, line => line.Contains($"(client {(separate ? "203.0.113.2" : "127.0.0.1")}) for bob", StringComparison.Ordinal));
     }
 
-    private static async Task<HttpStatusCode> LogInAsync(HttpClient http, ChatServer server, string forwardedFor)
+    [Fact]
+    public async Task Through_nginx_each_client_address_has_its_own_sign_in_allowance_and_cannot_forge_another()
+    {
+        await using ChatServer server = await ChatServer.StartAsync(configureApp: o =>
+        {
+            o.TrustedProxies = "127.0.0.1"; // nginx's address towards the node; the clients below come from others
+            o.Accounts.AddressAttemptLimit = 2;
+            o.Accounts.AddressAttemptWindow = TimeSpan.FromHours(1);
+        });
+        await using NginxProxy nginx = await NginxProxy.StartAsync([server.Port]);
+        using HttpClient first = ClientFrom(IPAddress.Parse("127.0.0.2"), nginx.Url);
+        using HttpClient second = ClientFrom(IPAddress.Parse("127.0.0.3"), nginx.Url);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await LogInAsync(first));
+        Assert.Equal(HttpStatusCode.Unauthorized, await LogInAsync(first));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await LogInAsync(first));
+        // nginx appends the real address to a forged header: the node reads that one, not the forgery.
+        Assert.Equal(HttpStatusCode.TooManyRequests, await LogInAsync(first, "203.0.113.9"));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await LogInAsync(second));
+    }
+
+    /// <summary>An HTTP client whose connections come from <paramref name="source"/> (any 127.x address is this machine).</summary>
+    private static HttpClient ClientFrom(IPAddress source, Uri site) => new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (context, cancellationToken) =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                socket.Bind(new IPEndPoint(source, 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    })
+    {
+        BaseAddress = site,
+        Timeout = TimeSpan.FromSeconds(20),
+    };
+
+    /// <summary>A sign-in that fails (401) unless throttled (429), from the client's page.</summary>
+    private static async Task<HttpStatusCode> LogInAsync(HttpClient http, string? forwardedFor = null)
     {
         // A string body, as the page sends it: Tern reads Content-Length bodies only.
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/login")
         {
             Content = new StringContent("""{"username":"nobody","password":"not-the-password"}""", System.Text.Encoding.UTF8, "application/json"),
         };
-        request.Headers.Add("Origin", server.Url.GetLeftPart(UriPartial.Authority));
-        request.Headers.Add("X-Forwarded-For", forwardedFor);
+        request.Headers.Add("Origin", http.BaseAddress!.GetLeftPart(UriPartial.Authority));
+        if (forwardedFor is not null)
+        {
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
+        }
+
         using HttpResponseMessage response = await http.SendAsync(request);
         return response.StatusCode;
     }

@@ -10,11 +10,13 @@ namespace Tern.Chat.Tests.Support;
 public sealed class ChatCluster : IAsyncDisposable
 {
     /// <summary>
-    /// The nodes' settings: every test client comes from 127.0.0.1, and behind nginx every browser does too (see
-    /// docs/scale-out.md), so the per-address limits are lifted; the room directory is pushed sooner.
+    /// The nodes' settings: nginx trusted for X-Forwarded-For and no socket limit per address, as docs/scale-out.md
+    /// runs nodes; every test client comes from 127.0.0.1, so the per-address limits are lifted; the room directory is
+    /// pushed sooner.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> TestSettings = new Dictionary<string, string>
     {
+        ["TERN_CHAT_TRUSTEDPROXIES"] = "127.0.0.1",
         ["TERN_CHAT_MAXCONNECTIONSPERADDRESS"] = "0",
         ["TERN_CHAT_ACCOUNTS__SIGNUPLIMIT"] = "10000",
         ["TERN_CHAT_ACCOUNTS__ADDRESSATTEMPTLIMIT"] = "10000",

@@ -30,6 +30,7 @@ public sealed class ResumingChatClient : IAsyncDisposable
     private readonly List<string> _duplicates = [];
     private readonly List<string> _orderViolations = [];
     private readonly List<JsonElement> _errors = [];
+    private readonly List<JsonElement> _events = [];
     private readonly List<TimeSpan> _outages = [];
     private readonly Dictionary<string, TaskCompletionSource<JsonElement>> _answers = [];
     private readonly CancellationTokenSource _disposing = new();
@@ -206,6 +207,41 @@ public sealed class ResumingChatClient : IAsyncDisposable
             }
 
             after = messages[^1].Long("id");
+        }
+    }
+
+    /// <summary>
+    /// Waits for a server message other than <c>message</c> and <c>error</c> (presence, typing, joined…), received on
+    /// any connection, already or within <paramref name="timeout"/>; fails with what did arrive.
+    /// </summary>
+    public async Task<JsonElement> WaitForEventAsync(string type, Func<JsonElement, bool> predicate, TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            Task changed;
+            JsonElement[] events;
+            lock (_gate)
+            {
+                changed = _changed.Task;
+                events = [.. _events];
+            }
+
+            foreach (JsonElement candidate in events)
+            {
+                if (candidate.Str("type") == type && predicate(candidate))
+                {
+                    return candidate;
+                }
+            }
+
+            TimeSpan left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                Assert.Fail($"{Username} got no such '{type}' in time; its '{type}' messages: {string.Join(" ", events.Where(e => e.Str("type") == type).Select(e => e.GetRawText()))}");
+            }
+
+            await Task.WhenAny(changed, Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1)));
         }
     }
 
@@ -417,6 +453,10 @@ public sealed class ResumingChatClient : IAsyncDisposable
             else if (type == "error")
             {
                 _errors.Add(message);
+            }
+            else
+            {
+                _events.Add(message);
             }
 
             if (message.TryGetProperty("ref", out JsonElement clientRef) && clientRef.ValueKind == JsonValueKind.String
