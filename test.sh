@@ -2,7 +2,8 @@
 # Runs every Tern test. On a fresh machine it first installs what the tests need:
 # Node.js (interop with the `ws` package), the pinned npm packages, Chromium (browser tests), and gcc/make with
 # OpenSSL's and zlib's headers (a smoke run of the C load generator in bench/Tern.Load, which speaks wss and
-# permessage-deflate), and PostgreSQL's server programs (the PostgreSQL store tests start a throwaway cluster).
+# permessage-deflate), PostgreSQL's server programs (the PostgreSQL store tests start a throwaway cluster) and nginx
+# (the multi-node tests put it in front of several Tern.Chat nodes).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,6 +28,7 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing ${missing[*]}"
     apt_install "${missing[@]}"

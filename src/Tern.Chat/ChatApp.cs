@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tern.Chat.Accounts;
+using Tern.Chat.Cluster;
 using Tern.Chat.Hub;
 using Tern.Chat.Storage;
 using Tern.Chat.Web;
@@ -30,15 +31,17 @@ public sealed class ChatApp : IAsyncDisposable
     private readonly ChatHub _hub;
     private readonly ChatWeb _web;
     private readonly IChatStore _store;
+    private readonly IChatFanout _fanout;
     private readonly ILogger _logger;
     private int _stopped;
 
-    private ChatApp(WebSocketServer server, ChatHub hub, ChatWeb web, IChatStore store, Uri url, string historyLocation, ILogger logger)
+    private ChatApp(WebSocketServer server, ChatHub hub, ChatWeb web, IChatStore store, IChatFanout fanout, Uri url, string historyLocation, ILogger logger)
     {
         _server = server;
         _hub = hub;
         _web = web;
         _store = store;
+        _fanout = fanout;
         Url = url;
         HistoryLocation = historyLocation;
         _logger = logger;
@@ -55,6 +58,9 @@ public sealed class ChatApp : IAsyncDisposable
 
     /// <summary>The database file's full path, a note that it is in memory, or the PostgreSQL database and server.</summary>
     public string HistoryLocation { get; }
+
+    /// <summary>How events reach the other nodes: <see cref="PostgresChatFanout"/> on PostgreSQL, else <see cref="LocalChatFanout"/>.</summary>
+    public IChatFanout Fanout => _fanout;
 
     /// <summary>The hub, for inspection.</summary>
     public ChatHub Hub => _hub;
@@ -76,6 +82,7 @@ public sealed class ChatApp : IAsyncDisposable
         {
             AllowedHosts = options.GetAllowedHostList() is { Count: > 0 } hosts ? hosts : ["*"],
             AllowedOrigins = options.AllowedOriginList,
+            TrustedProxies = options.TrustedProxyList,
             // Served as https (by Tern itself, or a proxy): Secure cookies, and the page's own origin is https.
             SecureCookies = options.SecureCookies || tls is not null,
             Accounts = options.Accounts,
@@ -83,14 +90,21 @@ public sealed class ChatApp : IAsyncDisposable
         webOptions.Accounts.SessionLifetime = TimeSpan.FromDays(options.SessionDays);
         StaticFileResponder page = StaticFileResponder.FromEmbeddedResources(typeof(ChatApp).Assembly, "wwwroot/");
 
+        IChatFanout fanout = new LocalChatFanout();
         try
         {
+            if (store is PostgresChatDatabase postgres)
+            {
+                // Several nodes share the database: events reach all of them through it (docs/scale-out.md).
+                fanout = await PostgresChatFanout.StartAsync(postgres, options.Cluster, loggerFactory.CreateLogger<PostgresChatFanout>(), cancellationToken).ConfigureAwait(false);
+            }
+
             ChatApp? app = null;
             for (int attempt = 0; app is null; attempt++)
             {
                 var web = new ChatWeb(store, webOptions, page, TimeProvider.System, loggerFactory);
                 WebSocketServer server = CreateServer(addresses, options, tls, web, loggerFactory);
-                var hub = new ChatHub(store, store, new LocalChatFanout(), new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<ChatHub>());
+                var hub = new ChatHub(store, store, fanout, new WebSocketChatTransport(server), options.Hub, TimeProvider.System, loggerFactory.CreateLogger<ChatHub>());
                 ILogger appLogger = loggerFactory.CreateLogger<ChatApp>();
                 web.Accounts.SessionsRevoked += (_, e) => SignOut(hub, e, appLogger);
                 ILogger connectionLogger = loggerFactory.CreateLogger("Tern.Chat.Connections");
@@ -112,15 +126,24 @@ public sealed class ChatApp : IAsyncDisposable
                     throw;
                 }
 
-                app = new ChatApp(server, hub, web, store, MakeUrl(options.Host, server.LocalEndPoints[0], tls is not null), historyLocation, appLogger);
+                app = new ChatApp(server, hub, web, store, fanout, MakeUrl(options.Host, server.LocalEndPoints[0], tls is not null), historyLocation, appLogger);
             }
 
             return app;
         }
         catch
         {
+            await DisposeFanoutAsync(fanout).ConfigureAwait(false);
             await store.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    private static async ValueTask DisposeFanoutAsync(IChatFanout fanout)
+    {
+        if (fanout is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -152,6 +175,9 @@ public sealed class ChatApp : IAsyncDisposable
         finally
         {
             await DisposeAllAsync(_server, _hub, _web).ConfigureAwait(false);
+
+            // After the hub: leaving the cluster tells the other nodes this node's accounts are gone.
+            await DisposeFanoutAsync(_fanout).ConfigureAwait(false);
             await _store.DisposeAsync().ConfigureAwait(false);
             _logger.LogInformation("Stopped");
         }
@@ -235,12 +261,14 @@ public sealed class ChatApp : IAsyncDisposable
         // The handshake hook let only signed-in people through and left who they are in the items.
         SignedInAccount account = SignedInAccount.From(connection.Items)
             ?? throw new InvalidOperationException("A chat connection without a signed-in account; the handshake check did not run.");
+        // Behind a trusted proxy, the client it names (worked out from the upgrade request's headers), not the proxy.
+        IPAddress address = ClientAddresses.From(connection.Items) ?? connection.RemoteEndPoint.Address;
         var client = new WebSocketChatClient(connection);
         var identity = new ChatIdentity(account.AccountId, account.Username, account.DisplayName, account.TokenHash);
-        logger.LogInformation("Connection {Id} opened from {Remote} for {Username}", connection.Id, connection.RemoteEndPoint, account.Username);
+        logger.LogInformation("Connection {Id} opened from {Remote} (client {Address}) for {Username}", connection.Id, connection.RemoteEndPoint, address, account.Username);
         try
         {
-            await hub.ConnectAsync(client, identity, connection.RemoteEndPoint.Address.ToString(), cancellationToken).ConfigureAwait(false);
+            await hub.ConnectAsync(client, identity, address.ToString(), cancellationToken).ConfigureAwait(false);
             await foreach (WebSocketMessage message in connection.ReadMessagesAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (message.IsText)

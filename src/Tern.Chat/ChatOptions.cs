@@ -41,6 +41,11 @@ public sealed class ChatOptions
           --allowed-origins <list>   Other origins (https://chat.example.com) allowed to sign in and
                                      open the chat socket besides the page's own, comma-separated.
                                                             [env TERN_CHAT_ALLOWEDORIGINS]
+          --trusted-proxies <list>   Reverse proxies (addresses and networks, comma-separated:
+                                     "127.0.0.1,10.0.0.0/8,fd00::/8") whose X-Forwarded-For names the
+                                     client, so per-address limits count each client, not the proxy.
+                                     Other peers' X-Forwarded-For is ignored. Default none.
+                                                            [env TERN_CHAT_TRUSTEDPROXIES]
           --secure-cookies <bool>    Mark the session cookie Secure: set true when a TLS proxy serves
                                      the chat as https.     [env TERN_CHAT_SECURECOOKIES, default false]
           --cert <file> --key <file> Serve https and wss on the port with this PEM certificate (chain)
@@ -53,16 +58,18 @@ public sealed class ChatOptions
                                                             [env TERN_CHAT_SESSIONDAYS, default 30]
           --max-connections-per-address <n>
                                      Most sockets one client address may hold open; 0 for no limit
-                                     (set it higher, or 0, behind a proxy: every client then has the
+                                     (set it higher, or 0, behind a proxy: counted as sockets are
+                                     accepted, before any header is read, every client then has the
                                      proxy's address).      [env TERN_CHAT_MAXCONNECTIONSPERADDRESS, default 64]
           --deflate <bool>           Compress chat traffic with permessage-deflate when the browser
                                      offers it (every browser does).
                                                             [env TERN_CHAT_DEFLATE, default true]
           -h, --help                 Show this help.
 
-        The same keys (Port, Host, Db, Postgres, AllowedHosts, AllowedOrigins, SecureCookies, Cert, Key, Pfx, PfxPassword,
-        SessionDays, MaxConnectionsPerAddress, Deflate, a Hub section with the chat's limits and an Accounts section with the sign-in
-        and sign-up throttles; see docs/chat-protocol.md) may be set in an appsettings.json next to the program.
+        The same keys (Port, Host, Db, Postgres, AllowedHosts, AllowedOrigins, TrustedProxies, SecureCookies, Cert, Key, Pfx, PfxPassword,
+        SessionDays, MaxConnectionsPerAddress, Deflate, a Hub section with the chat's limits, an Accounts section with the sign-in
+        and sign-up throttles, see docs/chat-protocol.md, and a Cluster section with the timings between nodes on PostgreSQL,
+        see docs/scale-out.md) may be set in an appsettings.json next to the program.
         Command-line options win over environment variables, which win over the file.
         """;
 
@@ -75,6 +82,7 @@ public sealed class ChatOptions
         ["--postgres"] = nameof(Postgres),
         ["--allowed-hosts"] = nameof(AllowedHosts),
         ["--allowed-origins"] = nameof(AllowedOrigins),
+        ["--trusted-proxies"] = nameof(TrustedProxies),
         ["--secure-cookies"] = nameof(SecureCookies),
         ["--cert"] = nameof(Cert),
         ["--key"] = nameof(Key),
@@ -106,6 +114,12 @@ public sealed class ChatOptions
 
     /// <summary>Origins allowed besides the page's own, comma-separated.</summary>
     public string AllowedOrigins { get; set; } = "";
+
+    /// <summary>
+    /// Reverse proxies whose <c>X-Forwarded-For</c> names the client, comma-separated addresses and CIDR networks
+    /// (<c>127.0.0.1,10.0.0.0/8</c>); empty (the default) ignores the header from everyone.
+    /// </summary>
+    public string TrustedProxies { get; set; } = "";
 
     /// <summary>Whether the session cookie is marked Secure (the chat is served as https by a TLS proxy).</summary>
     public bool SecureCookies { get; set; }
@@ -139,6 +153,12 @@ public sealed class ChatOptions
 
     /// <summary>The hub's limits (configuration section <c>Hub</c>).</summary>
     public ChatHubOptions Hub { get; } = new();
+
+    /// <summary>
+    /// With <see cref="Postgres"/>: heartbeats, node timeout and event retention between nodes (configuration section
+    /// <c>Cluster</c>, e.g. <c>TERN_CHAT_CLUSTER__NODETIMEOUT=00:00:10</c>).
+    /// </summary>
+    public Cluster.PostgresFanoutOptions Cluster { get; } = new();
 
     /// <summary>
     /// Sign-in and sign-up throttles and password hashing (configuration section <c>Accounts</c>); the session lifetime
@@ -205,6 +225,14 @@ public sealed class ChatOptions
             throw new ChatOptionsException("--max-connections-per-address must be 0 (no limit) or more.");
         }
 
+        foreach (string proxy in options.TrustedProxyList)
+        {
+            if (!Web.ClientAddresses.TryParseTrustedProxy(proxy, out _))
+            {
+                throw new ChatOptionsException($"{Web.ClientAddresses.DescribeBadEntry(proxy)} (--trusted-proxies, or TERN_CHAT_TRUSTEDPROXIES)");
+            }
+        }
+
         if (options.SessionDays < 1)
         {
             throw new ChatOptionsException("Sessions must last at least a day (--session-days 1 or more).");
@@ -230,6 +258,9 @@ public sealed class ChatOptions
             throw new ChatOptionsException($"Cannot load the certificate from {Pfx ?? Cert}: {e.Message}", e);
         }
     }
+
+    /// <summary><see cref="TrustedProxies"/> as a list.</summary>
+    public IReadOnlyList<string> TrustedProxyList => SplitList(TrustedProxies);
 
     /// <summary><see cref="AllowedOrigins"/> as a list.</summary>
     public IReadOnlyList<string> AllowedOriginList => SplitList(AllowedOrigins);

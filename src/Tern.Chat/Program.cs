@@ -73,6 +73,11 @@ catch (OperationCanceledException) when (stop.IsCancellationRequested)
 await using (app)
 {
     Console.WriteLine($"Tern.Chat is live at {app.Url}");
+    if (options.TrustedProxyList.Count > 0)
+    {
+        Console.WriteLine($"Client addresses: from X-Forwarded-For on requests from {string.Join(", ", options.TrustedProxyList)}.");
+    }
+
     Console.WriteLine($"History: {app.HistoryLocation}. Press Ctrl+C to stop.");
     try
     {

@@ -105,6 +105,19 @@ public sealed class ChatOptionsTests
     }
 
     [Fact]
+    public void Trusted_proxies_are_none_by_default_and_a_bad_entry_is_named()
+    {
+        Assert.Empty(ChatOptions.Load([], s_noEnvironment).TrustedProxyList);
+        Assert.Equal(["127.0.0.1", "10.0.0.0/8", "fd00::/8"], ChatOptions.Load(["--trusted-proxies", "127.0.0.1, 10.0.0.0/8,fd00::/8"], s_noEnvironment).TrustedProxyList);
+        Assert.Equal(["::1"], ChatOptions.Load([], new Dictionary<string, string?> { ["TERN_CHAT_TRUSTEDPROXIES"] = "::1" }).TrustedProxyList);
+        Assert.Contains("--trusted-proxies <list>", ChatOptions.Usage, StringComparison.Ordinal);
+
+        ChatOptionsException error = Assert.Throws<ChatOptionsException>(() => ChatOptions.Load(["--trusted-proxies", "127.0.0.1,nginx.internal"], s_noEnvironment));
+        Assert.Contains("'nginx.internal'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("TERN_CHAT_TRUSTEDPROXIES", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_bad_port_in_the_environment_names_the_variable()
     {
         ChatOptionsException error = Assert.Throws<ChatOptionsException>(() => ChatOptions.Load([], new Dictionary<string, string?> { ["TERN_CHAT_PORT"] = "eighty" }));

@@ -39,7 +39,7 @@ public sealed class AccountOptions
     /// Accounts one client address may create in <see cref="SignUpWindow"/> (IPv6 per /64), so that one machine cannot
     /// farm accounts to multiply the per-account limits. Default 5. Only sign-ups that create an account count; the
     /// allowance refills evenly (one every 12 minutes by default). Behind a reverse proxy every client has the proxy's
-    /// address, so raise it there.
+    /// address unless the proxy is trusted (<see cref="ChatOptions.TrustedProxies"/>), so raise it there otherwise.
     /// </summary>
     public int SignUpLimit { get; set; } = 5;
 

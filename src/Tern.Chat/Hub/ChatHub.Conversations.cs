@@ -33,9 +33,9 @@ public sealed partial class ChatHub
         var presence = new List<PresenceView>();
         foreach (long contact in await ContactsAsync(account.Id, states.Select(s => s.Conversation.Id), cancellationToken).ConfigureAwait(false))
         {
-            if (_online.Find(contact) is { } online && online.Status is var status && status != PresenceStatus.Offline)
+            if (_presence.Find(contact) is { Status: not PresenceStatus.Offline } known)
             {
-                presence.Add(new PresenceView(online.Username, status));
+                presence.Add(new PresenceView(known.Username, known.Status));
             }
         }
 
@@ -101,26 +101,26 @@ public sealed partial class ChatHub
             }
 
             _conversations.TryAdd(room.Id, room);
-            SemaphoreSlim gate = await EnterConversationAsync(room.Id, cancellationToken).ConfigureAwait(false);
-            try
+            await using ConversationSection section = OpenConversation(room.Id);
+            await section.EnterAsync(cancellationToken).ConfigureAwait(false);
+            bool added = await _store.AddMemberAsync(room.Id, account.Id, Now(), cancellationToken).ConfigureAwait(false);
+            if (added)
             {
-                if (await _store.AddMemberAsync(room.Id, account.Id, Now(), cancellationToken).ConfigureAwait(false))
-                {
-                    long[] members = await _members.GetAsync(room.Id, cancellationToken).ConfigureAwait(false);
-                    int count = members.Contains(account.Id) ? members.Length : members.Length + 1;
-                    var joined = new MemberJoinedMessage(room.Id, new MemberView(account.Username, account.DisplayName, account.Status), count, Now());
-                    await PublishAsync(ChatEventKind.MemberJoined, room.Id, account.Id, ChatJson.Serialize(joined), cancellationToken).ConfigureAwait(false);
-                    _logger.LogInformation("{Username} joined #{Room}", account.Username, name);
-                }
+                long[] members = await _members.GetAsync(room.Id, cancellationToken).ConfigureAwait(false);
+                int count = members.Contains(account.Id) ? members.Length : members.Length + 1;
+                var joined = new MemberJoinedMessage(room.Id, new MemberView(account.Username, account.DisplayName, _presence.StatusOf(account.Id)), count, Now());
+                section.Publish(ChatEventKind.MemberJoined, room.Id, account.Id, ChatJson.Serialize(joined));
+            }
 
-                JoinedMessage answer = await BuildJoinedAsync(room, account.Id, request.Ref, cancellationToken).ConfigureAwait(false);
-                await PublishAsync(ChatEventKind.ToAccount, room.Id, account.Id, ChatJson.Serialize(answer), cancellationToken).ConfigureAwait(false);
-                return null;
-            }
-            finally
+            JoinedMessage answer = await BuildJoinedAsync(room, account.Id, request.Ref, cancellationToken).ConfigureAwait(false);
+            section.Publish(ChatEventKind.ToAccount, room.Id, account.Id, ChatJson.Serialize(answer));
+            await section.CommitAsync(cancellationToken).ConfigureAwait(false);
+            if (added)
             {
-                gate.Release();
+                _logger.LogInformation("{Username} joined #{Room}", account.Username, name);
             }
+
+            return null;
         }
         finally
         {
@@ -155,26 +155,21 @@ public sealed partial class ChatHub
                 return ChatErrors.NotARoom(conversationId, request.Ref);
             }
 
-            SemaphoreSlim gate = await EnterConversationAsync(conversationId, cancellationToken).ConfigureAwait(false);
-            try
+            await using ConversationSection section = OpenConversation(conversationId);
+            await section.EnterAsync(cancellationToken).ConfigureAwait(false);
+            if (!await _store.RemoveMemberAsync(conversationId, account.Id, cancellationToken).ConfigureAwait(false))
             {
-                if (!await _store.RemoveMemberAsync(conversationId, account.Id, cancellationToken).ConfigureAwait(false))
-                {
-                    return ChatErrors.NotMember(conversationId, request.Ref);
-                }
+                return ChatErrors.NotMember(conversationId, request.Ref);
+            }
 
-                long[] members = await _members.GetAsync(conversationId, cancellationToken).ConfigureAwait(false);
-                int count = members.Contains(account.Id) ? members.Length - 1 : members.Length;
-                var left = new MemberLeftMessage(conversationId, account.Username, count, Now());
-                await PublishAsync(ChatEventKind.MemberLeft, conversationId, account.Id, ChatJson.Serialize(left), cancellationToken).ConfigureAwait(false);
-                await PublishAsync(ChatEventKind.ToAccount, conversationId, account.Id, ChatJson.Serialize(new LeftMessage(conversationId, request.Ref)), cancellationToken).ConfigureAwait(false);
-                _logger.LogInformation("{Username} left #{Room}", account.Username, conversation.Name);
-                return null;
-            }
-            finally
-            {
-                gate.Release();
-            }
+            long[] members = await _members.GetAsync(conversationId, cancellationToken).ConfigureAwait(false);
+            int count = members.Contains(account.Id) ? members.Length - 1 : members.Length;
+            var left = new MemberLeftMessage(conversationId, account.Username, count, Now());
+            section.Publish(ChatEventKind.MemberLeft, conversationId, account.Id, ChatJson.Serialize(left));
+            section.Publish(ChatEventKind.ToAccount, conversationId, account.Id, ChatJson.Serialize(new LeftMessage(conversationId, request.Ref)));
+            await section.CommitAsync(cancellationToken).ConfigureAwait(false);
+            _logger.LogInformation("{Username} left #{Room}", account.Username, conversation.Name);
+            return null;
         }
         finally
         {
@@ -206,31 +201,27 @@ public sealed partial class ChatHub
         DateTimeOffset now = Now();
         Conversation direct = await _store.GetOrCreateDirectAsync(account.Id, other.Id, now, cancellationToken).ConfigureAwait(false);
         _conversations.TryAdd(direct.Id, direct);
-        SemaphoreSlim gate = await EnterConversationAsync(direct.Id, cancellationToken).ConfigureAwait(false);
-        try
+        await using ConversationSection section = OpenConversation(direct.Id);
+        await section.EnterAsync(cancellationToken).ConfigureAwait(false);
+
+        // Every process learns the two members (a cache that looked at this id before it existed would say "nobody").
+        section.Publish(ChatEventKind.MemberJoined, direct.Id, account.Id, null);
+        section.Publish(ChatEventKind.MemberJoined, direct.Id, other.Id, null);
+
+        var mine = new ConversationMessage(
+            await BuildViewAsync(direct, account.Id, new AccountView(other.Username, other.DisplayName), cancellationToken).ConfigureAwait(false), request.Ref);
+        section.Publish(ChatEventKind.ToAccount, direct.Id, account.Id, ChatJson.Serialize(mine));
+
+        // The other person hears of it once, when it is created by this request (the store stamps it with our time).
+        if (direct.Created == now)
         {
-            // Every process learns the two members (a cache that looked at this id before it existed would say "nobody").
-            await PublishAsync(ChatEventKind.MemberJoined, direct.Id, account.Id, null, cancellationToken).ConfigureAwait(false);
-            await PublishAsync(ChatEventKind.MemberJoined, direct.Id, other.Id, null, cancellationToken).ConfigureAwait(false);
-
-            var mine = new ConversationMessage(
-                await BuildViewAsync(direct, account.Id, new AccountView(other.Username, other.DisplayName), cancellationToken).ConfigureAwait(false), request.Ref);
-            await PublishAsync(ChatEventKind.ToAccount, direct.Id, account.Id, ChatJson.Serialize(mine), cancellationToken).ConfigureAwait(false);
-
-            // The other person hears of it once, when it is created by this request (the store stamps it with our time).
-            if (direct.Created == now)
-            {
-                var theirs = new ConversationMessage(
-                    await BuildViewAsync(direct, other.Id, new AccountView(account.Username, account.DisplayName), cancellationToken).ConfigureAwait(false), null);
-                await PublishAsync(ChatEventKind.ToAccount, direct.Id, other.Id, ChatJson.Serialize(theirs), cancellationToken).ConfigureAwait(false);
-            }
-
-            return null;
+            var theirs = new ConversationMessage(
+                await BuildViewAsync(direct, other.Id, new AccountView(account.Username, account.DisplayName), cancellationToken).ConfigureAwait(false), null);
+            section.Publish(ChatEventKind.ToAccount, direct.Id, other.Id, ChatJson.Serialize(theirs));
         }
-        finally
-        {
-            gate.Release();
-        }
+
+        await section.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return null;
     }
 
     private async ValueTask<ErrorMessage?> SendMembersAsync(ChatConnection connection, ClientMessage request, CancellationToken cancellationToken)
@@ -372,7 +363,7 @@ public sealed partial class ChatHub
         return _conversations.TryGetValue(conversationId, out known) ? known : null;
     }
 
-    private MemberView ToView(MemberInfo member) => new(member.Username, member.DisplayName, _online.StatusOf(member.AccountId));
+    private MemberView ToView(MemberInfo member) => new(member.Username, member.DisplayName, _presence.StatusOf(member.AccountId));
 
     private static ConversationView ToView(ConversationState state) => new(
         state.Conversation.Id,

@@ -36,34 +36,31 @@ public sealed partial class ChatHub
         }
 
         IReadOnlyList<long> mentioned = await FindMentionsAsync(conversationId, request.Text, cancellationToken).ConfigureAwait(false);
-        SemaphoreSlim gate = await EnterConversationAsync(conversationId, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            // Checked again under the gate: a leave in between would otherwise let one last message through.
-            if (!await _members.ContainsAsync(conversationId, me, cancellationToken).ConfigureAwait(false))
-            {
-                return ChatErrors.NotMember(conversationId, request.Ref);
-            }
+        await using ConversationSection section = OpenConversation(conversationId);
+        await section.EnterAsync(cancellationToken).ConfigureAwait(false);
 
-            AppendResult result = await _store.AppendAsync(
-                new NewMessage(conversationId, me, request.Text, Now(), request.Ref, mentioned), cancellationToken).ConfigureAwait(false);
-            MessageEvent message = await ToEventAsync(result.Message, cancellationToken).ConfigureAwait(false);
-            if (result.Duplicate)
-            {
-                // A re-send after a reconnect: stored once already, and the members had it then.
-                await SendAsync(connection, message).ConfigureAwait(false);
-            }
-            else
-            {
-                await PublishAsync(ChatEventKind.ToMembers, conversationId, 0, ChatJson.Serialize(message), cancellationToken).ConfigureAwait(false);
-            }
-
-            return null;
-        }
-        finally
+        // Checked again under the gate: a leave in between would otherwise let one last message through.
+        if (!await _members.ContainsAsync(conversationId, me, cancellationToken).ConfigureAwait(false))
         {
-            gate.Release();
+            return ChatErrors.NotMember(conversationId, request.Ref);
         }
+
+        AppendResult result = await _store.AppendAsync(
+            new NewMessage(conversationId, me, request.Text, Now(), request.Ref, mentioned), cancellationToken).ConfigureAwait(false);
+        MessageEvent message = await ToEventAsync(result.Message, cancellationToken).ConfigureAwait(false);
+        if (!result.Duplicate)
+        {
+            section.Publish(ChatEventKind.ToMembers, conversationId, 0, ChatJson.Serialize(message));
+        }
+
+        await section.CommitAsync(cancellationToken).ConfigureAwait(false);
+        if (result.Duplicate)
+        {
+            // A re-send after a reconnect: stored once already, and the members had it then.
+            await SendAsync(connection, message).ConfigureAwait(false);
+        }
+
+        return null;
     }
 
     private async ValueTask<ErrorMessage?> EditAsync(ChatConnection connection, ClientMessage request, CancellationToken cancellationToken)
@@ -92,28 +89,23 @@ public sealed partial class ChatHub
 
         long conversationId = original.ConversationId;
         IReadOnlyList<long> mentioned = await FindMentionsAsync(conversationId, request.Text, cancellationToken).ConfigureAwait(false);
-        SemaphoreSlim gate = await EnterConversationAsync(conversationId, cancellationToken).ConfigureAwait(false);
-        try
+        await using ConversationSection section = OpenConversation(conversationId);
+        await section.EnterAsync(cancellationToken).ConfigureAwait(false);
+        if (!await _members.ContainsAsync(conversationId, me, cancellationToken).ConfigureAwait(false))
         {
-            if (!await _members.ContainsAsync(conversationId, me, cancellationToken).ConfigureAwait(false))
-            {
-                return ChatErrors.NoSuchMessage(id, "edit", request.Ref);
-            }
-
-            StoredMessage? edited = await _store.EditAsync(id, me, request.Text, mentioned, Now(), cancellationToken).ConfigureAwait(false);
-            if (edited is null)
-            {
-                return ChatErrors.NoSuchMessage(id, "edit", request.Ref);
-            }
-
-            var message = new EditedMessage(await ToEventAsync(edited, cancellationToken).ConfigureAwait(false));
-            await PublishAsync(ChatEventKind.ToMembers, conversationId, 0, ChatJson.Serialize(message), cancellationToken).ConfigureAwait(false);
-            return null;
+            return ChatErrors.NoSuchMessage(id, "edit", request.Ref);
         }
-        finally
+
+        StoredMessage? edited = await _store.EditAsync(id, me, request.Text, mentioned, Now(), cancellationToken).ConfigureAwait(false);
+        if (edited is null)
         {
-            gate.Release();
+            return ChatErrors.NoSuchMessage(id, "edit", request.Ref);
         }
+
+        var message = new EditedMessage(await ToEventAsync(edited, cancellationToken).ConfigureAwait(false));
+        section.Publish(ChatEventKind.ToMembers, conversationId, 0, ChatJson.Serialize(message));
+        await section.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return null;
     }
 
     private async ValueTask<ErrorMessage?> DeleteAsync(ChatConnection connection, ClientMessage request, CancellationToken cancellationToken)
@@ -131,22 +123,17 @@ public sealed partial class ChatHub
         }
 
         long conversationId = original.ConversationId;
-        SemaphoreSlim gate = await EnterConversationAsync(conversationId, cancellationToken).ConfigureAwait(false);
-        try
+        await using ConversationSection section = OpenConversation(conversationId);
+        await section.EnterAsync(cancellationToken).ConfigureAwait(false);
+        if (!await _members.ContainsAsync(conversationId, me, cancellationToken).ConfigureAwait(false)
+            || await _store.DeleteAsync(id, me, Now(), cancellationToken).ConfigureAwait(false) is null)
         {
-            if (!await _members.ContainsAsync(conversationId, me, cancellationToken).ConfigureAwait(false)
-                || await _store.DeleteAsync(id, me, Now(), cancellationToken).ConfigureAwait(false) is null)
-            {
-                return ChatErrors.NoSuchMessage(id, "delete", request.Ref);
-            }
+            return ChatErrors.NoSuchMessage(id, "delete", request.Ref);
+        }
 
-            await PublishAsync(ChatEventKind.ToMembers, conversationId, 0, ChatJson.Serialize(new DeletedMessage(conversationId, id)), cancellationToken).ConfigureAwait(false);
-            return null;
-        }
-        finally
-        {
-            gate.Release();
-        }
+        section.Publish(ChatEventKind.ToMembers, conversationId, 0, ChatJson.Serialize(new DeletedMessage(conversationId, id)));
+        await section.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return null;
     }
 
     /// <summary>
@@ -244,16 +231,27 @@ public sealed partial class ChatHub
         }
 
         ReadState before = await _store.GetReadStateAsync(conversationId, me, cancellationToken).ConfigureAwait(false);
-        ReadState after = id > before.LastReadId ? await _store.MarkReadAsync(conversationId, me, id, cancellationToken).ConfigureAwait(false) : before;
+        if (id <= before.LastReadId)
+        {
+            // Nothing moves (an old id, or a repeat): only the asker hears where it stands, nobody else is disturbed.
+            await SendAsync(connection, new ReadMessage(conversationId, before.LastReadId, before.Unread, before.Mentions)).ConfigureAwait(false);
+            return null;
+        }
+
+        // In the conversation's order, so that two devices of the person moving it at once on two nodes end up told
+        // the same last position everywhere.
+        await using ConversationSection section = OpenConversation(conversationId);
+        await section.EnterAsync(cancellationToken).ConfigureAwait(false);
+        ReadState after = await _store.MarkReadAsync(conversationId, me, id, cancellationToken).ConfigureAwait(false);
         string json = ChatJson.Serialize(new ReadMessage(conversationId, after.LastReadId, after.Unread, after.Mentions));
         if (after.LastReadId != before.LastReadId)
         {
             // Every device of the person moves its unread marks with this one.
-            await PublishAsync(ChatEventKind.ToAccount, conversationId, me, json, cancellationToken).ConfigureAwait(false);
+            section.Publish(ChatEventKind.ToAccount, conversationId, me, json);
+            await section.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            // Nothing moved (an old id, or a repeat): only the asker hears where it stands, nobody else is disturbed.
             await _transport.SendAsync(json, [connection.Client]).ConfigureAwait(false);
         }
 

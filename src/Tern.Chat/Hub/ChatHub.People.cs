@@ -27,7 +27,7 @@ public sealed partial class ChatHub
         if (account.TryType(conversationId, _time.GetTimestamp(), interval))
         {
             string json = ChatJson.Serialize(new TypingMessage(conversationId, account.Username));
-            await PublishAsync(ChatEventKind.ToMembers, conversationId, account.Id, json, cancellationToken).ConfigureAwait(false);
+            await _fanout.PublishAsync(new ChatEvent(ChatEventKind.ToMembers, conversationId, account.Id, json) { Ephemeral = true }, cancellationToken).ConfigureAwait(false);
         }
 
         return null;
@@ -95,8 +95,10 @@ public sealed partial class ChatHub
         CancelHeldPresence(account);
         account.AnnouncedStatus = status;
         account.AnnouncedAt = now;
-        string json = ChatJson.Serialize(new PresenceMessage(account.Username, status));
-        await PublishAsync(ChatEventKind.Presence, 0, account.Id, json, cancellationToken).ConfigureAwait(false);
+
+        // What this node's connections add up to; each node tells the contacts it serves the status over all nodes.
+        var presence = new ChatEvent(ChatEventKind.Presence, 0, account.Id, null) { Presence = new PresenceEntry(_fanout.NodeId, account.Id, account.Username, status) };
+        await _fanout.PublishAsync(presence, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stops a pending held-back announcement (under the gate): what is announced now supersedes it.</summary>
@@ -151,7 +153,7 @@ public sealed partial class ChatHub
         await _accounts.SetDisplayNameAsync(account.Id, name, cancellationToken).ConfigureAwait(false);
         account.DisplayName = name;
         string json = ChatJson.Serialize(new ProfileMessage(account.Username, name));
-        await PublishAsync(ChatEventKind.ToContacts, 0, account.Id, json, cancellationToken).ConfigureAwait(false);
+        await _fanout.PublishAsync(new ChatEvent(ChatEventKind.ToContacts, 0, account.Id, json) { DisplayName = name }, cancellationToken).ConfigureAwait(false);
         return null;
     }
 
@@ -194,9 +196,7 @@ public sealed partial class ChatHub
                 await SendToAccountsAsync([chatEvent.AccountId], chatEvent.Json).ConfigureAwait(false);
                 break;
             case ChatEventKind.MemberJoined or ChatEventKind.MemberLeft:
-                bool joined = chatEvent.Kind == ChatEventKind.MemberJoined;
-                _members.Apply(chatEvent.ConversationId, chatEvent.AccountId, joined);
-                _online.Find(chatEvent.AccountId)?.SetMember(chatEvent.ConversationId, joined);
+                ApplyMembership(chatEvent);
                 await SendToMembersAsync(chatEvent.ConversationId, chatEvent.Json, chatEvent.AccountId, cancellationToken).ConfigureAwait(false);
                 if (chatEvent.Json is not null)
                 {
@@ -204,18 +204,122 @@ public sealed partial class ChatHub
                 }
 
                 break;
-            case ChatEventKind.ToContacts or ChatEventKind.Presence:
-                HashSet<long> contacts = await ContactsAsync(chatEvent.AccountId, null, cancellationToken).ConfigureAwait(false);
-                if (chatEvent.Kind == ChatEventKind.ToContacts)
+            case ChatEventKind.ToContacts:
+                if (chatEvent.DisplayName is not null && _online.Find(chatEvent.AccountId) is { } renamed)
                 {
-                    contacts.Add(chatEvent.AccountId);
+                    renamed.DisplayName = chatEvent.DisplayName; // Its connections here announce the new name from now on.
                 }
 
+                HashSet<long> contacts = await ContactsAsync(chatEvent.AccountId, null, cancellationToken).ConfigureAwait(false);
+                contacts.Add(chatEvent.AccountId);
                 await SendToAccountsAsync(contacts, chatEvent.Json).ConfigureAwait(false);
+                break;
+            case ChatEventKind.Presence when chatEvent.Presence is not null:
+                if (_presence.Set(chatEvent.Presence) is { } changed)
+                {
+                    await TellPresenceAsync(changed, cancellationToken).ConfigureAwait(false);
+                }
+
+                break;
+            case ChatEventKind.PresenceSnapshot when chatEvent.Snapshot is not null:
+                List<PresenceChange> changes = chatEvent.Node is null
+                    ? _presence.ReplaceOthers(chatEvent.Snapshot, _fanout.NodeId)
+                    : _presence.ReplaceNode(chatEvent.Node, chatEvent.Snapshot);
+                foreach (PresenceChange change in changes)
+                {
+                    await TellPresenceAsync(change, cancellationToken).ConfigureAwait(false);
+                }
+
+                break;
+            case ChatEventKind.NodeGone when chatEvent.Node == _fanout.NodeId:
+                await AnnounceEveryoneAgainAsync(cancellationToken).ConfigureAwait(false);
+                break;
+            case ChatEventKind.NodeGone when chatEvent.Node is not null:
+                foreach (PresenceChange change in _presence.RemoveNode(chatEvent.Node))
+                {
+                    await TellPresenceAsync(change, cancellationToken).ConfigureAwait(false);
+                }
+
                 break;
             case ChatEventKind.SignOut:
                 await CloseAccountAsync(chatEvent.AccountId, chatEvent.SessionId).ConfigureAwait(false);
                 break;
+            case ChatEventKind.Resync:
+                await ResyncAsync().ConfigureAwait(false);
+                break;
+        }
+    }
+
+    /// <summary>A membership started or ended: the member cache and the account's conversation list follow.</summary>
+    private void ApplyMembership(ChatEvent change)
+    {
+        bool joined = change.Kind == ChatEventKind.MemberJoined;
+        _members.Apply(change.ConversationId, change.AccountId, joined);
+        _online.Find(change.AccountId)?.SetMember(change.ConversationId, joined);
+    }
+
+    /// <summary>Tells the contacts connected here an account's status over all nodes.</summary>
+    private async ValueTask TellPresenceAsync(PresenceChange change, CancellationToken cancellationToken)
+    {
+        HashSet<long> contacts = await ContactsAsync(change.AccountId, null, cancellationToken).ConfigureAwait(false);
+        await SendToAccountsAsync(contacts, ChatJson.Serialize(new PresenceMessage(change.Username, change.Status))).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The other nodes gave this one up for dead (it missed heartbeats) and forgot its presence entries, or its
+    /// announcements may have failed while PostgreSQL was out of reach: publish this node's whole list at once (every
+    /// account connected here and its status), which replaces whatever the other nodes hold for this node, so that
+    /// only real changes reach the contacts.
+    /// </summary>
+    private async ValueTask AnnounceEveryoneAgainAsync(CancellationToken cancellationToken)
+    {
+        var entries = new List<PresenceEntry>();
+        long now = _time.GetTimestamp();
+        foreach (OnlineAccount account in _online.Accounts())
+        {
+            await account.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (!account.Removed)
+                {
+                    CancelHeldPresence(account);
+                    account.AnnouncedStatus = account.Status;
+                    account.AnnouncedAt = now;
+                    if (account.AnnouncedStatus != PresenceStatus.Offline)
+                    {
+                        entries.Add(new PresenceEntry(_fanout.NodeId, account.Id, account.Username, account.AnnouncedStatus));
+                    }
+                }
+            }
+            finally
+            {
+                account.Gate.Release();
+            }
+        }
+
+        await _fanout.PublishAsync(new ChatEvent(ChatEventKind.PresenceSnapshot, 0, 0, null) { Node = _fanout.NodeId, Snapshot = entries }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The fan-out lost events for good: what was built from them (member lists) may be wrong, so it is dropped, and
+    /// every connection is closed with 1012 so that its client reconnects and catches up from the store.
+    /// </summary>
+    private async ValueTask ResyncAsync()
+    {
+        _members.Clear();
+        ChatConnection[] connections = _online.Connections();
+        _logger.LogWarning("Events between nodes were lost; closing {Count} connection(s) so that their clients catch up from the store", connections.Length);
+        foreach (ChatConnection connection in connections)
+        {
+            connection.Closed = true;
+            try
+            {
+                await _transport.CloseAsync(connection.Client, ServiceRestartCloseCode, "catching up").ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Closing connection {Client} for a resync failed", connection.Client.Id);
+            }
         }
     }
 

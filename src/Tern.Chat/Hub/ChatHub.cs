@@ -40,6 +40,9 @@ public sealed partial class ChatHub : IAsyncDisposable
     /// <summary>The close reason that goes with <see cref="SignedOutCloseCode"/>.</summary>
     public const string SignedOutReason = "signed out";
 
+    /// <summary>The WebSocket close code (1012, service restart) of connections closed because events between nodes were lost; their clients reconnect and catch up.</summary>
+    public const int ServiceRestartCloseCode = 1012;
+
     /// <summary>The longest <c>ref</c> a client may send.</summary>
     public const int MaxRefLength = 64;
 
@@ -56,6 +59,7 @@ public sealed partial class ChatHub : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly OnlineRegistry _online = new();
     private readonly ConversationMembers _members;
+    private readonly PresenceBoard _presence = new();
     private readonly ChatRateLimits _rateLimits;
     private readonly SemaphoreSlim[] _gates = new SemaphoreSlim[GateStripes];
     private readonly ChatLimits _limits;
@@ -356,15 +360,79 @@ public sealed partial class ChatHub : IAsyncDisposable
     private ValueTask SendAsync<T>(ChatConnection connection, T message) =>
         _transport.SendAsync(ChatJson.Serialize(message), [connection.Client]);
 
-    private ValueTask PublishAsync(ChatEventKind kind, long conversationId, long accountId, string? json, CancellationToken cancellationToken) =>
-        _fanout.PublishAsync(new ChatEvent(kind, conversationId, accountId, json), cancellationToken);
+    /// <summary>
+    /// Opens a conversation's section: <see cref="ConversationSection.EnterAsync"/> then takes the gate that orders
+    /// everything stored and delivered in the conversation in this process, inside the fan-out's batch that orders it
+    /// among processes. Dispose the section to leave; what was not committed is dropped.
+    /// </summary>
+    /// <remarks>
+    /// Call it from the method that makes the changes, not from a helper that is itself async: the fan-out's batch
+    /// marks the calling flow (see <see cref="IChatFanout.Begin"/>).
+    /// </remarks>
+    private ConversationSection OpenConversation(long conversationId) =>
+        new(this, conversationId, _gates[(int)((ulong)conversationId % GateStripes)], _fanout.Begin(conversationId));
 
-    /// <summary>Takes the gate that orders everything stored and delivered in a conversation.</summary>
-    private async ValueTask<SemaphoreSlim> EnterConversationAsync(long conversationId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Inside a conversation's gate and fan-out batch: the store changes made here and the events published here are
+    /// committed together by <see cref="CommitAsync"/>.
+    /// </summary>
+    private sealed class ConversationSection(ChatHub hub, long conversationId, SemaphoreSlim gate, IChatFanoutBatch batch) : IAsyncDisposable
     {
-        SemaphoreSlim gate = _gates[(int)((ulong)conversationId % GateStripes)];
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return gate;
+        private readonly List<ChatEvent> _membershipChanges = [];
+        private bool _entered;
+        private bool _committed;
+
+        public async ValueTask EnterAsync(CancellationToken cancellationToken)
+        {
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _entered = true;
+        }
+
+        public void Publish(ChatEventKind kind, long conversation, long accountId, string? json)
+        {
+            var chatEvent = new ChatEvent(kind, conversation, accountId, json);
+            batch.Add(chatEvent);
+            if (kind is ChatEventKind.MemberJoined or ChatEventKind.MemberLeft)
+            {
+                _membershipChanges.Add(chatEvent);
+            }
+        }
+
+        public async ValueTask CommitAsync(CancellationToken cancellationToken)
+        {
+            await batch.CommitAsync(cancellationToken).ConfigureAwait(false);
+            _committed = true;
+
+            // This process's caches learn its own membership changes at once, not when the fan-out brings the events
+            // back (from another process that can be later): a "say" right after "joined" must find the member. The
+            // event applies the same absolute change again when it arrives.
+            foreach (ChatEvent change in _membershipChanges)
+            {
+                hub.ApplyMembership(change);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                if (!_committed && _entered)
+                {
+                    // Where the store shares the batch's transaction, its changes are rolled back now, and members
+                    // loaded inside it may include one that never was.
+                    hub._members.Forget(conversationId);
+                }
+
+                await batch.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                if (_entered)
+                {
+                    gate.Release();
+                }
+            }
+        }
     }
 
     /// <summary>Now, in the whole milliseconds the store keeps, so live and stored copies of a message agree.</summary>

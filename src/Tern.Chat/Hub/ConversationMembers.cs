@@ -51,6 +51,12 @@ internal sealed class ConversationMembers(IConversationStore store)
     public async ValueTask<bool> ContainsAsync(long conversationId, long accountId, CancellationToken cancellationToken) =>
         Array.IndexOf(await GetAsync(conversationId, cancellationToken).ConfigureAwait(false), accountId) >= 0;
 
+    /// <summary>Forgets a conversation's members (a change that was not committed may have been loaded); the next use loads them again.</summary>
+    public void Forget(long conversationId) => _entries.TryRemove(conversationId, out _);
+
+    /// <summary>Forgets every conversation's members (events that kept them up to date were lost).</summary>
+    public void Clear() => _entries.Clear();
+
     /// <summary>Records that a membership started or ended (from an event, after the store changed).</summary>
     public void Apply(long conversationId, long accountId, bool isMember)
     {

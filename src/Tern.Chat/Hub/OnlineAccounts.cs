@@ -309,6 +309,9 @@ internal sealed class OnlineRegistry
         }
     }
 
-    /// <summary>The presence of an account as this hub knows it.</summary>
-    public string StatusOf(long accountId) => _accounts.TryGetValue(accountId, out OnlineAccount? account) ? account.Status : PresenceStatus.Offline;
+    /// <summary>The accounts with a connection here, as they are now.</summary>
+    public OnlineAccount[] Accounts() => [.. _accounts.Values];
+
+    /// <summary>The connections here, as they are now.</summary>
+    public ChatConnection[] Connections() => [.. _connections.Values];
 }

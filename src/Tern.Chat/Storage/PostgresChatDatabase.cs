@@ -21,9 +21,10 @@ public sealed partial class PostgresChatDatabase : ChatDatabase, IChatStore
 {
     private readonly NpgsqlDataSource _dataSource;
 
-    private PostgresChatDatabase(NpgsqlDataSource dataSource, string historyId)
+    private PostgresChatDatabase(NpgsqlDataSource dataSource, string connectionString, string historyId)
     {
         _dataSource = dataSource;
+        ConnectionString = connectionString;
         HistoryId = historyId;
     }
 
@@ -58,7 +59,7 @@ public sealed partial class PostgresChatDatabase : ChatDatabase, IChatStore
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            return new PostgresChatDatabase(dataSource, historyId);
+            return new PostgresChatDatabase(dataSource, connectionString, historyId);
         }
         catch
         {
@@ -67,12 +68,26 @@ public sealed partial class PostgresChatDatabase : ChatDatabase, IChatStore
         }
     }
 
+    /// <summary>The connection string as given (the data source's own leaves the password out), for connections outside the pool.</summary>
+    internal string ConnectionString { get; }
+
+    /// <summary>The pool, which the fan-out between nodes shares (see <see cref="PostgresSharedTransaction"/>).</summary>
+    internal NpgsqlDataSource DataSource => _dataSource;
+
     /// <summary>Closes the pool's connections.</summary>
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
-    /// <summary>Runs <paramref name="work"/> in a transaction on a pooled connection, committed when it returns.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction on a pooled connection, committed when it returns; or inside the
+    /// flow's <see cref="PostgresSharedTransaction"/> when there is one (committed with it).
+    /// </summary>
     private protected override async Task<T> WriteAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
+        if (PostgresSharedTransaction.Find(_dataSource) is { } shared)
+        {
+            return await shared.RunAsync(work, cancellationToken).ConfigureAwait(false);
+        }
+
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         T result = await work(new StoreTransaction(connection, transaction)).ConfigureAwait(false);
@@ -80,9 +95,17 @@ public sealed partial class PostgresChatDatabase : ChatDatabase, IChatStore
         return result;
     }
 
-    /// <summary>Runs <paramref name="work"/> (one statement) on a pooled connection, outside any transaction.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> (one statement) on a pooled connection, outside any transaction; or inside the
+    /// flow's <see cref="PostgresSharedTransaction"/> when there is one, so that it sees that transaction's changes.
+    /// </summary>
     private protected override async Task<T> ReadAsync<T>(Func<StoreTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
+        if (PostgresSharedTransaction.Find(_dataSource) is { } shared)
+        {
+            return await shared.RunAsync(work, cancellationToken).ConfigureAwait(false);
+        }
+
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         return await work(new StoreTransaction(connection, null)).ConfigureAwait(false);
     }

@@ -13,7 +13,7 @@ namespace Tern.Chat.Storage;
 internal static class PostgresSchema
 {
     /// <summary>The version this code writes and reads.</summary>
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     /// <summary>The advisory lock key that start-up migrations take turns on: "ternchat" in ASCII.</summary>
     private const long MigrationLockKey = 0x7465726E63686174;
@@ -97,6 +97,34 @@ internal static class PostgresSchema
             PRIMARY KEY (message_id, account_id)
         );
         CREATE INDEX IF NOT EXISTS mentions_by_account ON mentions (account_id, message_id);
+        """,
+        """
+        -- The fan-out between nodes (Cluster/PostgresChatFanout). Every event a node publishes is kept here for a
+        -- while, so that a node whose listening connection dropped can catch up on what it missed; NOTIFY carries it
+        -- live. 'created' is the insert's own clock (the insert is the transaction's last step before its commit).
+        CREATE TABLE IF NOT EXISTS fanout_events (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            created timestamptz NOT NULL DEFAULT clock_timestamp(),
+            payload text NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS fanout_events_by_time ON fanout_events (created);
+
+        -- One row per running node, its heartbeat renewed every few seconds; a node whose heartbeat is too old is
+        -- deleted by whichever node notices first, with its presence rows.
+        CREATE TABLE IF NOT EXISTS fanout_nodes (
+            node text PRIMARY KEY,
+            started timestamptz NOT NULL DEFAULT now(),
+            heartbeat timestamptz NOT NULL DEFAULT now()
+        );
+
+        -- Each node's view of the accounts connected to it (online or away), for nodes that start or reconnect later.
+        CREATE TABLE IF NOT EXISTS fanout_presence (
+            node text NOT NULL REFERENCES fanout_nodes (node) ON DELETE CASCADE,
+            account_id bigint NOT NULL,
+            username text NOT NULL,
+            status text NOT NULL,
+            PRIMARY KEY (node, account_id)
+        );
         """,
     ];
 

@@ -25,18 +25,26 @@ public sealed class ChatHttpApi
 
     private readonly AccountService _accounts;
     private readonly SiteGuard _guard;
+    private readonly ClientAddresses _clients;
     private readonly ChatWebOptions _options;
     private readonly ILogger _logger;
 
     /// <summary>Creates the API over the account service.</summary>
-    public ChatHttpApi(AccountService accounts, SiteGuard guard, ChatWebOptions options, ILogger logger)
+    /// <param name="accounts">Sign-up, sign-in and sessions.</param>
+    /// <param name="guard">The origin check of every POST.</param>
+    /// <param name="clients">Whose request it is, for the per-address throttles.</param>
+    /// <param name="options">The cookie's settings.</param>
+    /// <param name="logger">Where failures are logged.</param>
+    public ChatHttpApi(AccountService accounts, SiteGuard guard, ClientAddresses clients, ChatWebOptions options, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(accounts);
         ArgumentNullException.ThrowIfNull(guard);
+        ArgumentNullException.ThrowIfNull(clients);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         _accounts = accounts;
         _guard = guard;
+        _clients = clients;
         _options = options;
         _logger = logger;
     }
@@ -223,7 +231,7 @@ public sealed class ChatHttpApi
         return true;
     }
 
-    private static IPAddress ClientOf(HttpRequestContext context) => context.RemoteEndPoint.Address;
+    private IPAddress ClientOf(HttpRequestContext context) => _clients.Resolve(context.RemoteEndPoint.Address, context.Request.Headers);
 
     private static HttpResponse Error((int Status, ApiError Error) error) => Json(error.Status, error.Error, ChatApiJsonContext.Default.ApiError);
 

@@ -31,7 +31,7 @@ public sealed class ChatWeb : IAsyncDisposable
     /// <param name="page">Serves the page for every path outside <see cref="ChatHttpApi.PathPrefix"/>.</param>
     /// <param name="time">The clock; default the system's.</param>
     /// <param name="loggerFactory">Logging; default none.</param>
-    /// <exception cref="ArgumentException">An allowed host or origin is malformed, or an account setting is out of range.</exception>
+    /// <exception cref="ArgumentException">An allowed host, origin or trusted proxy is malformed, or an account setting is out of range.</exception>
     public ChatWeb(IAccountStore store, ChatWebOptions options, StaticFileResponder page, TimeProvider? time = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -42,8 +42,9 @@ public sealed class ChatWeb : IAsyncDisposable
         _page = page;
         _logger = loggerFactory.CreateLogger<ChatWeb>();
         Guard = new SiteGuard(options);
+        ClientAddresses = new ClientAddresses(options.TrustedProxies, loggerFactory.CreateLogger<ClientAddresses>());
         Accounts = new AccountService(store, options.Accounts, time, loggerFactory.CreateLogger<AccountService>());
-        Api = new ChatHttpApi(Accounts, Guard, options, _logger);
+        Api = new ChatHttpApi(Accounts, Guard, ClientAddresses, options, _logger);
     }
 
     /// <summary>Sign-up, sign-in, sessions; subscribe to <see cref="AccountService.SessionsRevoked"/> to close sockets.</summary>
@@ -51,6 +52,9 @@ public sealed class ChatWeb : IAsyncDisposable
 
     /// <summary>The host and origin checks.</summary>
     public SiteGuard Guard { get; }
+
+    /// <summary>Whose request it is: the peer, or the client a trusted proxy names.</summary>
+    public ClientAddresses ClientAddresses { get; }
 
     /// <summary>The HTTP API.</summary>
     public ChatHttpApi Api { get; }
@@ -85,7 +89,9 @@ public sealed class ChatWeb : IAsyncDisposable
     /// Checks a WebSocket handshake, in this order: the <c>Host</c> (400), the <c>Origin</c> (403: another site's page
     /// must not open a socket with the visitor's cookie), the session cookie (401 when missing, invalid or expired).
     /// On success the <see cref="SignedInAccount"/> is put into the context's items under
-    /// <see cref="SignedInAccount.ItemsKey"/>. Fits <see cref="Tern.WebSocketServerOptions.OnHandshake"/>.
+    /// <see cref="SignedInAccount.ItemsKey"/>, and the client's address (<see cref="Web.ClientAddresses"/>, from the
+    /// upgrade request's headers) under <see cref="ClientAddresses.ItemsKey"/>. Fits
+    /// <see cref="Tern.WebSocketServerOptions.OnHandshake"/>.
     /// </summary>
     public async ValueTask AuthenticateHandshakeAsync(WebSocketHandshakeContext context, CancellationToken cancellationToken = default)
     {
@@ -111,6 +117,8 @@ public sealed class ChatWeb : IAsyncDisposable
         }
 
         context.Items[SignedInAccount.ItemsKey] = account;
+        // The connection no longer has the request's headers: the hub's per-address limits need the address now.
+        context.Items[ClientAddresses.ItemsKey] = ClientAddresses.Resolve(context.RemoteEndPoint.Address, context.Request.Headers);
     }
 
     /// <summary>Stops the account service's background work. The store is the caller's.</summary>

@@ -32,6 +32,14 @@ public sealed class ChatWebOptions
     /// </summary>
     public bool SecureCookies { get; set; }
 
+    /// <summary>
+    /// Reverse proxies whose <c>X-Forwarded-For</c> names the client: addresses (<c>127.0.0.1</c>) and CIDR networks
+    /// (<c>10.0.0.0/8</c>, <c>fd00::/8</c>). A request from one of them counts against the per-address limits of the
+    /// client the proxies recorded; from any other peer the header is ignored (see <see cref="ClientAddresses"/>).
+    /// Default none: every client is its TCP peer.
+    /// </summary>
+    public IReadOnlyList<string> TrustedProxies { get; set; } = [];
+
     /// <summary>The <c>Content-Security-Policy</c> of every response. Default <see cref="DefaultContentSecurityPolicy"/>.</summary>
     public string ContentSecurityPolicy { get; set; } = DefaultContentSecurityPolicy;
 

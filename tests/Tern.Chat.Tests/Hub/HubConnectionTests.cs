@@ -55,6 +55,24 @@ public sealed class HubConnectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task When_the_fan_out_lost_events_every_connection_closes_with_1012_and_members_are_read_again()
+    {
+        Account alice = await _h.AccountAsync("alice");
+        TestClient first = await _h.ConnectAsync(alice);
+        TestClient second = await _h.ConnectAsync(await _h.AccountAsync("bob"));
+        long general = await _h.JoinAsync(first, "general");
+
+        // A membership the cache never heard of (as if its event was among the lost ones).
+        Account carol = await _h.AccountAsync("carol");
+        await _h.Store.AddMemberAsync(general, carol.Id, DateTimeOffset.UtcNow);
+        await _h.Fanout.PublishAsync(new ChatEvent(ChatEventKind.Resync, 0, 0, null));
+
+        Assert.Equal([(first.Id, 1012), (second.Id, 1012)], _h.Transport.Closed.Select(c => (c.ClientId, c.Code)).Order());
+        TestClient carolClient = await _h.ConnectAsync(carol);
+        await _h.SayAsync(carolClient, general, "read from the store again"); // not refused as a non-member
+    }
+
+    [Fact]
     public async Task Reconnecting_announces_no_membership_only_presence()
     {
         Account alice = await _h.AccountAsync("alice");

@@ -23,7 +23,10 @@ public sealed class HubHarness : IAsyncDisposable
     public ChatHubOptions Options { get; } = new() { RoomListDelay = TimeSpan.FromMilliseconds(20) };
 
     /// <summary>The hub, created on first use (so a test can set <see cref="Options"/> first).</summary>
-    public ChatHub Hub => _hub ??= new ChatHub(Store, Store, new LocalChatFanout(), Transport, Options, Time);
+    public ChatHub Hub => _hub ??= new ChatHub(Store, Store, Fanout, Transport, Options, Time);
+
+    /// <summary>The hub's fan-out (this process only), for events a fan-out between nodes would bring.</summary>
+    public LocalChatFanout Fanout { get; } = new();
 
     public static async Task<HubHarness> StartAsync(Action<ChatHubOptions>? configure = null)
     {

@@ -4,22 +4,27 @@ using System.Text.Json;
 
 namespace Tern.Chat.Tests.Support;
 
-/// <summary>A person with an account on a running chat: signs up or in over the HTTP API and opens sockets with its session cookie.</summary>
+/// <summary>
+/// A person with an account on a running chat: signs up or in over the HTTP API and opens sockets with its session
+/// cookie. The site is the page's address: a chat server, one node of several, or the proxy in front of them (the
+/// cookie is the host's, so it works on every node of 127.0.0.1 whatever the port).
+/// </summary>
 public sealed class ChatAccount : IAsyncDisposable
 {
     private readonly CookieContainer _cookies = new();
     private readonly List<WebSocketTestClient> _sockets = [];
 
-    private ChatAccount(ChatServer server, string username, string password)
+    private ChatAccount(Uri site, string username, string password)
     {
-        Server = server;
+        Site = site;
         Username = username;
         Password = password;
-        Http = new HttpClient(new HttpClientHandler { CookieContainer = _cookies, UseCookies = true }) { BaseAddress = server.Url, Timeout = TimeSpan.FromSeconds(20) };
-        Http.DefaultRequestHeaders.Add("Origin", server.Url.GetLeftPart(UriPartial.Authority));
+        Http = new HttpClient(new HttpClientHandler { CookieContainer = _cookies, UseCookies = true }) { BaseAddress = site, Timeout = TimeSpan.FromSeconds(20) };
+        Http.DefaultRequestHeaders.Add("Origin", site.GetLeftPart(UriPartial.Authority));
     }
 
-    public ChatServer Server { get; }
+    /// <summary>The page's address where the account signed up or in.</summary>
+    public Uri Site { get; }
 
     public string Username { get; }
 
@@ -27,26 +32,43 @@ public sealed class ChatAccount : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    /// <summary>The cookies of the account's session, for a client of its own.</summary>
+    public CookieContainer Cookies => _cookies;
+
     /// <summary>The session cookie's value, or null when signed out.</summary>
-    public string? SessionToken => _cookies.GetCookies(Server.Url)["tern_session"]?.Value;
+    public string? SessionToken => _cookies.GetCookies(Site)["tern_session"]?.Value;
 
     public static Task<ChatAccount> SignUpAsync(ChatServer server, string username, string password = "correct horse battery") =>
-        SignAsync(server, "/api/signup", username, password, HttpStatusCode.Created);
+        SignUpAsync(server.Url, username, password);
 
     public static Task<ChatAccount> SignInAsync(ChatServer server, string username, string password = "correct horse battery") =>
-        SignAsync(server, "/api/login", username, password, HttpStatusCode.OK);
+        SignInAsync(server.Url, username, password);
 
-    /// <summary>Opens a chat socket with this account's cookie and the page's Origin, and waits for hello.</summary>
-    public async Task<WebSocketTestClient> ConnectAsync()
+    public static Task<ChatAccount> SignUpAsync(Uri site, string username, string password = "correct horse battery") =>
+        SignAsync(site, "/api/signup", username, password, HttpStatusCode.Created);
+
+    public static Task<ChatAccount> SignInAsync(Uri site, string username, string password = "correct horse battery") =>
+        SignAsync(site, "/api/login", username, password, HttpStatusCode.OK);
+
+    /// <summary>
+    /// Opens a chat socket with this account's cookie and the page's Origin, at <paramref name="site"/> (default: where
+    /// the account signed in), and waits for hello.
+    /// </summary>
+    public async Task<WebSocketTestClient> ConnectAsync(Uri? site = null)
     {
-        WebSocketTestClient socket = await WebSocketTestClient.ConnectAsync(Server.WebSocketUrl, options =>
+        site ??= Site;
+        WebSocketTestClient socket = await WebSocketTestClient.ConnectAsync(ChatSocketUrl(site), options =>
         {
             options.Cookies = _cookies;
-            options.SetRequestHeader("Origin", Server.Url.GetLeftPart(UriPartial.Authority));
+            options.SetRequestHeader("Origin", site.GetLeftPart(UriPartial.Authority));
         });
         _sockets.Add(socket);
         return socket;
     }
+
+    /// <summary>The chat socket's address for a page address: ws or wss, the same authority, /chat.</summary>
+    public static Uri ChatSocketUrl(Uri site) =>
+        new UriBuilder(site) { Scheme = site.Scheme == "https" ? "wss" : "ws", Path = ChatApp.WebSocketPath }.Uri;
 
     public async ValueTask DisposeAsync()
     {
@@ -58,13 +80,14 @@ public sealed class ChatAccount : IAsyncDisposable
         Http.Dispose();
     }
 
-    private static async Task<ChatAccount> SignAsync(ChatServer server, string path, string username, string password, HttpStatusCode expected)
+    private static async Task<ChatAccount> SignAsync(Uri site, string path, string username, string password, HttpStatusCode expected)
     {
-        var account = new ChatAccount(server, username, password);
+        var account = new ChatAccount(site, username, password);
         HttpResponseMessage response = await account.Http.PostJsonAsync(path, new { username, password });
         if (response.StatusCode != expected)
         {
-            Assert.Fail($"{path} for {username}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            account.Http.Dispose();
+            Assert.Fail($"{path} for {username} at {site}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         }
 
         return account;

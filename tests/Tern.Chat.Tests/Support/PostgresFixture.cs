@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Tern.Chat.Tests.Support;
@@ -43,11 +41,27 @@ public sealed class PostgresFixture : IAsyncLifetime
 
         string data = Path.Combine(_directory, "data");
         await RunAsync(Path.Combine(_bin, "initdb"), ["-D", data, "-A", "trust", "-U", "tern", "-E", "UTF8", "--no-locale", "--no-sync"], asPostgresUser);
-        // A port that was free a moment ago; another process taking it in between would make start fail loudly.
-        Port = FreePort();
+        Port = LoopbackPort.Free();
+        await StartServerAsync();
+    }
+
+    /// <summary>
+    /// Stops the server the way an operator's restart or a failover does (<c>pg_ctl stop -m fast</c>: every open
+    /// connection is cut at once); <see cref="StartServerAsync"/> brings it back on the same port with the same data.
+    /// </summary>
+    public async Task StopServerAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_directory, "data"), "-m", "fast", "-w", "stop"], Environment.UserName == "root");
+        _started = false;
+    }
+
+    /// <summary>Starts the server on <see cref="Port"/> (at the start, and again after <see cref="StopServerAsync"/>).</summary>
+    public async Task StartServerAsync()
+    {
         string serverOptions = $"-p {Port.ToString(CultureInfo.InvariantCulture)} -k {_directory} -c listen_addresses=127.0.0.1 " +
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200";
-        await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", data, "-o", serverOptions, "-l", Path.Combine(_directory, "log"), "-w", "-t", "60", "start"], asPostgresUser);
+        await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_directory, "data"), "-o", serverOptions, "-l", Path.Combine(_directory, "log"), "-w", "-t", "60", "start"], Environment.UserName == "root");
         _started = true;
     }
 
@@ -82,8 +96,7 @@ public sealed class PostgresFixture : IAsyncLifetime
         {
             if (_started)
             {
-                NpgsqlConnection.ClearAllPools();
-                await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_directory, "data"), "-m", "fast", "-w", "stop"], Environment.UserName == "root");
+                await StopServerAsync();
             }
         }
         finally
@@ -110,13 +123,6 @@ public sealed class PostgresFixture : IAsyncLifetime
                 .OrderByDescending(bin => int.TryParse(Path.GetFileName(Path.GetDirectoryName(bin)), out int major) ? major : 0)
                 .FirstOrDefault()
             : null;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task RunAsync(string program, string[] arguments, bool asPostgresUser)
