@@ -192,8 +192,7 @@ public sealed partial class WebSocketServer : IAsyncDisposable
         }
 
         _limiter = CreateLimiter();
-        // Loads the hashing code now: loading an assembly takes descriptors, which may have run out by the first handshake.
-        _ = Handshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ==");
+        LoadConnectionCode();
         foreach (Socket listener in _listeners)
         {
             _ = AcceptLoopAsync(listener);
@@ -209,6 +208,19 @@ public sealed partial class WebSocketServer : IAsyncDisposable
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Loads now what the first connection would otherwise load on the way: the handshake's hashing (SHA-1, from
+    /// System.Security.Cryptography and its native library), the input pipe (System.IO.Pipelines) and the send queues'
+    /// shared IOQueues (whose setup uses System.Linq). Loading an assembly opens its file, and a crowd of clients
+    /// arriving at once can take the last descriptors under the file limit before the first handshake runs: the open
+    /// then fails with EMFILE and that first upgrade with it (a held connection got no 101 under ulimit -n 256).
+    /// </summary>
+    private static void LoadConnectionCode()
+    {
+        _ = Handshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ==");
+        DuplexConnection.LoadCode();
     }
 
     /// <summary>

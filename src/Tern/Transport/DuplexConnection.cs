@@ -53,6 +53,15 @@ internal sealed class DuplexConnection
 
     public Transport Transport => _transport;
 
+    /// <summary>Loads the code a connection uses (see WebSocketServer.LoadConnectionCode): its pipe and its send queue's IOQueue.</summary>
+    public static void LoadCode()
+    {
+        var pipe = new Pipe(InputOptions);
+        pipe.Writer.Complete();
+        pipe.Reader.Complete();
+        _ = IOQueue.Next();
+    }
+
     public PipeReader Input => _input.Reader;
 
     /// <summary>Bytes written to the output and not yet handed to the transport.</summary>
