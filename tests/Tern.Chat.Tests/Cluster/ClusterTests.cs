@@ -251,6 +251,7 @@ public sealed class ClusterTests(PostgresFixture postgres, ITestOutputHelper out
             Assert.Empty(client.Duplicates);
             Assert.Empty(client.OrderViolations);
             Assert.True(client.Connections >= 2, $"{client.Username}'s node was restarted, yet {client.Username} never reconnected.");
+            output.WriteLine($"{client.Username}: {client.Connections} connections, {client.StoredAnswers} re-sent message(s) answered with the stored copy, {client.Overlaps} overlap(s)");
         }
     }
 
