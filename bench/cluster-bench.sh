@@ -42,6 +42,7 @@ STARTED=$(date +%s)
 log "building bench/Tern.ChatLoad"
 dotnet build bench/Tern.ChatLoad -c Release -nologo -v q >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; exit 1; }
 LOAD_DLL="$PWD/bench/Tern.ChatLoad/bin/Release/net10.0/Tern.ChatLoad.dll"
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 # The per-account and per-connection limits would measure themselves: lifted on every node (each run is one
 # address, 127.0.0.1, and a handful of accounts sending as fast as acknowledgements allow). cluster.sh lifts the
@@ -77,7 +78,7 @@ start_cluster() { # nodes label
     scripts/cluster.sh --nodes "$1" --port "$(free_port)" >"$CLUSTER_OUT" 2>&1 &
     CLUSTER_PID=$!
     for _ in $(seq 1800); do
-        grep -q "Press Ctrl-C" "$CLUSTER_OUT" && break
+        grep -qs "Press Ctrl-C" "$CLUSTER_OUT" && break
         kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$CLUSTER_OUT" >&2; log "scripts/cluster.sh failed"; exit 1; }
         sleep 0.1
     done
@@ -88,11 +89,42 @@ start_cluster() { # nodes label
     if [ "$SYNC_COMMIT" != on ]; then
         local socket_dir
         socket_dir=$(sed -n 's|.*PostgreSQL: "Host=\([^;]*\);.*|\1|p' "$CLUSTER_OUT")
-        local pg_bin
-        pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-        "$pg_bin/psql" -q -h "$socket_dir" -U tern -d chat \
+        "$PG_BIN/psql" -q -h "$socket_dir" -U tern -d chat \
             -c "ALTER SYSTEM SET synchronous_commit = '$SYNC_COMMIT'" -c "SELECT pg_reload_conf()" >/dev/null
     fi
+}
+
+# What PostgreSQL's busy client backends wait for, sampled 5 times a second through the middle of the window (after the
+# tool's set-up; it starts about when the window does, give or take the sign-ups): the reading of the table.
+sample_waits() { # label
+    local socket_dir
+    socket_dir=$(sed -n 's|.*PostgreSQL: "Host=\([^;]*\);.*|\1|p' "$CLUSTER_OUT")
+    sleep "$(awk -v w="$WARMUP" 'BEGIN { print w + 3 }')"
+    for _ in $(seq "$(awk -v d="$DURATION" 'BEGIN { print int(d * 5 / 2) }')"); do
+        # One line per busy backend, or "none" when no transaction was open at that moment.
+        "$PG_BIN/psql" -At -h "$socket_dir" -U tern -d chat -c "SELECT coalesce(wait_event_type, 'CPU') || ':' ||
+            coalesce(wait_event, '-') || ':' || state FROM pg_stat_activity WHERE backend_type = 'client backend'
+            AND pid <> pg_backend_pid() AND state <> 'idle' UNION ALL SELECT 'none:-:-' WHERE NOT EXISTS (SELECT 1
+            FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND state <> 'idle')" \
+            2>/dev/null || true
+        sleep 0.2
+    done >>"$OUT/waits-$1.txt"
+}
+
+# The samples in groups: the room's row lock, the commit's WAL flush, a transaction waiting for its node, running, other.
+wait_shares() { # label
+    [ -s "$OUT/waits-$1.txt" ] || { echo "n/a"; return; }
+    awk -F: '{
+            total++
+            if ($1 == "Lock" && ($2 == "tuple" || $2 == "transactionid")) row++
+            else if ($2 ~ /^WAL/) wal++
+            else if ($1 == "Client" && $3 == "idle in transaction") node++
+            else if ($1 == "CPU") cpu++
+            else if ($1 == "none") none++
+            else other++
+        }
+        END { printf "%d %% waiting for the room'"'"'s row lock, %d %% flushing WAL at commit, %d %% in a transaction waiting for its node, %d %% running, %d %% other; no transaction open in %d %% (%d samples)",
+            100 * row / total, 100 * wal / total, 100 * node / total, 100 * cpu / total, 100 * other / total, 100 * none / total, total }' "$OUT/waits-$1.txt"
 }
 
 load() { # label, rep, then Tern.ChatLoad's options
@@ -100,8 +132,11 @@ load() { # label, rep, then Tern.ChatLoad's options
     shift 2
     file="$OUT/load-$label-$rep.log"
     local status=0
+    sample_waits "$label" &
+    local sampler=$!
     dotnet "$LOAD_DLL" --clients "$CLIENTS" --senders "$SENDERS" --window "$WINDOW" --warmup "$WARMUP" \
         --duration "$DURATION" --sessions "$OUT/sessions-$CLUSTER_LABEL.txt" "$@" >"$file" 2>&1 || status=$?
+    wait "$sampler" 2>/dev/null || true
     local result
     result=$(sed -n 's/^RESULT //p' "$file")
     if [ -z "$result" ]; then
@@ -135,36 +170,31 @@ for rep in $(seq "$KILL_REPS"); do
 done
 
 # ---------- the table ----------
-median_of() { # label key: the median over the repetitions
+values_of() { # label key: its value in each repetition, one a line
     awk -F'\t' -v label="$1" -v key="$2" '$1 == label {
-            n = split($3, pairs, " ")
-            for (i = 1; i <= n; i++) { split(pairs[i], kv, "="); if (kv[1] == key) values[count++] = kv[2] + 0 }
-        }
+        n = split($3, pairs, " ")
+        for (i = 1; i <= n; i++) { split(pairs[i], kv, "="); if (kv[1] == key) print kv[2] + 0 }
+    }' "$RAW"
+}
+median_of() { # label key
+    values_of "$1" "$2" | sort -g | awk '{ v[n++] = $1 }
         END {
-            if (count == 0) { print "n/a"; exit }
-            for (i = 0; i < count; i++) for (j = i + 1; j < count; j++) if (values[j] < values[i]) { t = values[i]; values[i] = values[j]; values[j] = t }
-            m = count % 2 ? values[(count - 1) / 2] : (values[count / 2 - 1] + values[count / 2]) / 2
+            if (n == 0) { print "n/a"; exit }
+            m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
             print (m == int(m) ? m : sprintf("%.1f", m))
-        }' "$RAW"
+        }'
 }
-sum_of() { # label key: the total over the repetitions
-    awk -F'\t' -v label="$1" -v key="$2" '$1 == label {
-            n = split($3, pairs, " ")
-            for (i = 1; i <= n; i++) { split(pairs[i], kv, "="); if (kv[1] == key) total += kv[2] }
-        }
-        END { print total + 0 }' "$RAW"
-}
+sum_of() { values_of "$1" "$2" | awk '{ total += $1 } END { print total + 0 }'; }
+max_of() { values_of "$1" "$2" | sort -g | tail -n 1 | grep . || echo "n/a"; }
 checks() { # label: lost / duplicated (live or stored) / out of order, summed over the repetitions
     echo "$(sum_of "$1" lost) / $(( $(sum_of "$1" live_dup) + $(sum_of "$1" stored_dup) )) / $(sum_of "$1" out_of_order)"
 }
 
 describe_machine() {
-    local pg_bin
-    pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) logical core(s)," \
         "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo);" \
         "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), Linux $(uname -r)"
-    echo "- .NET SDK $(dotnet --version 2>/dev/null || echo ?); $("$pg_bin/postgres" --version 2>/dev/null || echo "PostgreSQL ?")" \
+    echo "- .NET SDK $(dotnet --version 2>/dev/null || echo ?); $("$PG_BIN/postgres" --version 2>/dev/null || echo "PostgreSQL ?")" \
         "(initdb defaults: fsync on; synchronous_commit $SYNC_COMMIT); $(/usr/sbin/nginx -v 2>&1 | sed 's|nginx version: ||')"
     echo "- Load average (1, 5, 15 min): $LOAD_AT_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end" \
         "(the machine is shared: nodes, PostgreSQL, nginx and the load tool all run on it)"
@@ -181,13 +211,25 @@ table() {
             "| $(median_of "nodes$nodes" p50_ms) / $(median_of "nodes$nodes" p99_ms) / $(median_of "nodes$nodes" max_ms)" \
             "| $(median_of "nodes$nodes" drain_ms) | $(checks "nodes$nodes") |"
     done
+    echo
+    echo "What PostgreSQL's client backends with a transaction open were doing, sampled about 5 times a second in each window" \
+        "(one sample per backend; \"no transaction open\": samples where none was):"
+    echo
+    for nodes in $NODE_COUNTS; do
+        echo "- $nodes node(s): $(wait_shares "nodes$nodes")"
+    done
     if [ "$KILL_REPS" -gt 0 ]; then
         echo
-        echo "| 3 nodes, one SIGKILLed | clients dropped | reconnected (median / longest, ms) | caught up (median / longest, ms) | room msg/s acknowledged | lost / duplicated / out of order |"
-        echo "|---|---|---|---|---|---|"
+        echo "| 3 nodes, one SIGKILLed | clients dropped | reconnected (median / longest, ms) | caught up (median / longest, ms) | longest catch-up of all runs (ms) | room msg/s acknowledged | lost / duplicated / out of order |"
+        echo "|---|---|---|---|---|---|---|"
         echo "| medians of $KILL_REPS run(s) | $(median_of kill killed_clients) of $CLIENTS" \
             "| $(median_of kill reconnect_p50_ms) / $(median_of kill reconnect_max_ms)" \
-            "| $(median_of kill catchup_p50_ms) / $(median_of kill catchup_max_ms) | $(median_of kill posted) | $(checks kill) |"
+            "| $(median_of kill catchup_p50_ms) / $(median_of kill catchup_max_ms) | $(max_of kill catchup_max_ms)" \
+            "| $(median_of kill posted) | $(checks kill) |"
+        echo
+        echo "Around the reconnects, over the $KILL_REPS run(s): $(sum_of kill overlaps) receipts came both live and in a resume page," \
+            "$(sum_of kill redelivered) live on both a client's old and new socket (both merged by id, as the page does);" \
+            "$(sum_of kill failed_reconnects) reconnection attempt(s) failed and were retried."
     fi
     echo
     echo "Command: \`$INVOCATION\` ($REPS repetition(s) of ${DURATION} s after ${WARMUP} s warm-up per node count, a fresh" \

@@ -60,8 +60,11 @@ long stopped = LoadRun.Now;
 long drainDeadline = stopped + Seconds(options.Drain);
 while (LoadRun.Now < drainDeadline)
 {
+    // Nothing pending first, then the acknowledged ids: the other way round, an acknowledgement arriving in between
+    // would be missing from the list and its message counted as lost by clients it had not reached yet.
+    bool nothingPending = clients.All(client => client.PendingCount == 0);
     long[] acknowledged = [.. run.Acks.Keys];
-    if (clients.All(client => client.PendingCount == 0 && client.HoldsAll(acknowledged)))
+    if (nothingPending && clients.All(client => client.HoldsAll(acknowledged)))
     {
         break;
     }
@@ -90,7 +93,7 @@ Console.WriteLine($"posted:    {posted:0} msg/s acknowledged ({measured} in the 
 Console.WriteLine($"delivered: {delivered:0} msg/s to {clients.Length} clients");
 Console.WriteLine($"latency:   p50 {Percentile(latencies, 50):0.0} ms, p99 {Percentile(latencies, 99):0.0} ms, max {(latencies.Length > 0 ? latencies[^1] : 0):0.0} ms (send to each receipt)");
 Console.WriteLine($"drain:     {drainMs:0} ms after sending stopped until every client held every acknowledged message");
-Console.WriteLine($"checks:    lost {lost}, delivered twice live {liveDuplicates}, stored twice {storedDuplicates}, out of order {outOfOrder}, unacknowledged at the end {unacknowledged}, errors {errors}");
+Console.WriteLine($"checks:    lost {lost}, delivered twice on one socket {liveDuplicates}, stored twice {storedDuplicates}, out of order {outOfOrder}, unacknowledged at the end {unacknowledged}, errors {errors}");
 foreach (LoadClient client in clients.Where(client => client.FirstError is not null).Take(3))
 {
     Console.WriteLine($"  client {client.Index}'s first error: {client.FirstError}");
@@ -110,7 +113,7 @@ if (run.KillTicks != 0)
     // reconnect completed (hello on the new socket). Only the clients whose socket the kill dropped.
     var catchUps = new List<double>();
     var reconnects = new List<double>();
-    int overlaps = 0;
+    int overlaps = 0, redelivered = 0;
     foreach (LoadClient client in clients)
     {
         if (client.Outages.FirstOrDefault(outage => outage.Lost >= run.KillTicks) is not { Back: > 0 } outage)
@@ -130,16 +133,23 @@ if (run.KillTicks != 0)
         catchUps.Add(LoadRun.Milliseconds(caughtUp - run.KillTicks));
         reconnects.Add(LoadRun.Milliseconds(outage.Back - run.KillTicks));
         overlaps += client.Overlaps;
+        redelivered += client.Redelivered;
+    }
+
+    int failedReconnects = clients.Sum(client => client.FailedReconnects);
+    if (clients.LastOrDefault(client => client.LastReconnectError is not null) is { } failing)
+    {
+        Console.WriteLine($"  {failedReconnects} reconnection attempt(s) failed; the last: {failing.LastReconnectError}");
     }
 
     catchUps.Sort();
     reconnects.Sort();
     Console.WriteLine(
         $"kill:      {catchUps.Count} clients dropped; reconnected after median {Percentile(reconnects, 50):0} ms, longest {(reconnects.Count > 0 ? reconnects[^1] : 0):0} ms; " +
-        $"caught up after median {Percentile(catchUps, 50):0} ms, longest {(catchUps.Count > 0 ? catchUps[^1] : 0):0} ms; {overlaps} messages came both live and in a resume page (merged by id)");
+        $"caught up after median {Percentile(catchUps, 50):0} ms, longest {(catchUps.Count > 0 ? catchUps[^1] : 0):0} ms; {overlaps} messages came both live and in a resume page, {redelivered} live on both the old and the new socket (merged by id)");
     result.AddRange([$"killed_clients={catchUps.Count}", $"reconnect_p50_ms={Percentile(reconnects, 50):0}",
         $"reconnect_max_ms={(reconnects.Count > 0 ? reconnects[^1] : 0):0}", $"catchup_p50_ms={Percentile(catchUps, 50):0}",
-        $"catchup_max_ms={(catchUps.Count > 0 ? catchUps[^1] : 0):0}", $"overlaps={overlaps}"]);
+        $"catchup_max_ms={(catchUps.Count > 0 ? catchUps[^1] : 0):0}", $"overlaps={overlaps}", $"redelivered={redelivered}", $"failed_reconnects={failedReconnects}"]);
     if (catchUps.Count == 0)
     {
         Console.WriteLine("The kill dropped no client's socket: was --kill-pid one of the nodes in --urls?");
