@@ -202,11 +202,17 @@ public sealed partial class WebSocketServer
             {
                 await CloseQuietlyAsync(connection, WebSocketCloseCode.NormalClosure, null).ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
-                LeaveRegistry(connection);
-                Log.ConnectionClosed(_logger, connection.Id, connection.CloseInfo);
+            }
+            catch (Exception e)
+            {
+                // A bug, but the session still ends and says so: this task is not awaited by anyone, so an exception
+                // escaping it would vanish and leave the connection never reported closed.
+                Log.TeardownFailed(_logger, e, connection.Id);
             }
             finally
             {
+                LeaveRegistry(connection);
+                Log.ConnectionClosed(_logger, connection.Id, connection.CloseInfo);
                 EndSession();
             }
         }

@@ -170,6 +170,9 @@ internal static partial class Log
     [LoggerMessage(411, LogLevel.Debug, "Connection {Id}: dropped without a close frame")]
     public static partial void DroppedWithoutClose(ILogger logger, long id);
 
+    [LoggerMessage(412, LogLevel.Error, "Connection {Id}: releasing the connection failed")]
+    public static partial void TeardownFailed(ILogger logger, Exception exception, long id);
+
     /// <summary>The note a throttled line carries about the lines held back before it; empty when there were none.</summary>
     private readonly struct SuppressedLines(long count)
     {

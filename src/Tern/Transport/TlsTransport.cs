@@ -124,8 +124,13 @@ internal sealed class TlsTransport : Transport
         {
             closing = _ssl.ShutdownAsync();
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or NotSupportedException)
+        catch (Exception)
         {
+            // Whatever SslStream throws, the FIN still goes out: this runs in the middle of closing a connection, whose
+            // teardown (releasing the decoder, logging the close) must not be cut short. Besides I/O and dispose
+            // failures, OpenSSL refuses to produce close_notify with a CryptographicException ("application data
+            // after close notify") when the peer's records arrive while the alert is being made, as a peer that is
+            // still sending when the server fails the connection makes them do.
             _socket.ShutdownSend();
             return;
         }

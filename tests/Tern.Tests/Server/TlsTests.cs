@@ -335,6 +335,101 @@ public sealed class TlsTests
         Assert.DoesNotContain("   at ", result.StandardError);
     }
 
+    /// <summary>
+    /// A peer that keeps sending while the server fails its connection: the server's close_notify then meets the
+    /// peer's application data, and OpenSSL refuses the shutdown ("application data after close notify"). That
+    /// refusal once escaped the teardown, so the session ended without releasing the connection's decoder or logging
+    /// its close (the echo sample's log never said "closed"). Many connections, because the refusal needs the peer's
+    /// records to arrive in the instant the server shuts its side down.
+    /// </summary>
+    [Fact]
+    public async Task A_peer_still_sending_while_the_server_fails_the_connection_over_TLS_leaves_a_complete_teardown()
+    {
+        const int Connections = 300;
+        var logs = new RecordingLoggerFactory();
+        await using TestServer server = await TestServer.StartAsync(options: o =>
+        {
+            o.Tls = TestCertificates.ServerOptions();
+            o.LoggerFactory = logs;
+        });
+
+        for (int i = 0; i < Connections; i++)
+        {
+            using var tcp = new TcpClient { NoDelay = true };
+            await tcp.ConnectAsync(IPAddress.Loopback, server.Port).WaitAsync(Bound);
+            await using var tls = new SslStream(tcp.GetStream());
+            SslClientAuthenticationOptions options = TestCertificates.ClientOptions();
+            options.TargetHost = "localhost";
+            await tls.AuthenticateAsClientAsync(options).WaitAsync(Bound);
+            await tls.WriteAsync(Encoding.ASCII.GetBytes(RawPeer.UpgradeRequest()));
+            await ReadResponseHeadAsync(tls);
+
+            // A lone continuation byte is invalid UTF-8: the server fails the connection with 1007. The pings behind
+            // it, each its own TLS record, keep arriving while it sends its close frame and close_notify; then the
+            // client ends its side, which lets the server finish at once rather than after its close timeout.
+            await tls.WriteAsync(WireFrame.Encode(Op.Text, [0x80]));
+            Task reading = ReadUntilEndAsync(tls);
+            await SendQuietlyAsync(tls, WireFrame.Ping("still here"), times: 50);
+            tcp.Client.Shutdown(SocketShutdown.Send);
+            await reading.WaitAsync(Bound);
+        }
+
+        int ClosesLogged() => logs.Entries.Count(e => e.EventId.Id == 401);
+        var waited = Stopwatch.StartNew();
+        while (ClosesLogged() < Connections && waited.Elapsed < Bound)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(ClosesLogged() == Connections,
+            $"The server finished tearing down (logged the close of) {ClosesLogged()} of {Connections} connections within {Bound.TotalSeconds} s.");
+        Assert.Equal(0, server.Server.ConnectionCount);
+        Assert.Empty(logs.Entries.Where(e => e.Level >= LogLevel.Error).Select(e => $"{e.Message} {e.Exception}"));
+    }
+
+    private static async Task ReadResponseHeadAsync(Stream stream)
+    {
+        var head = new List<byte>();
+        var one = new byte[1];
+        while (head.Count < 4 || !head[^4..].SequenceEqual("\r\n\r\n"u8.ToArray()))
+        {
+            Assert.True(await stream.ReadAsync(one).AsTask().WaitAsync(Bound) == 1, "The server closed before its 101.");
+            head.Add(one[0]);
+        }
+
+        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString([.. head]));
+    }
+
+    /// <summary>Writes <paramref name="frame"/> <paramref name="times"/> times, one write each, or until the server stops taking it.</summary>
+    private static async Task SendQuietlyAsync(Stream stream, byte[] frame, int times)
+    {
+        try
+        {
+            for (int i = 0; i < times; i++)
+            {
+                await stream.WriteAsync(frame).AsTask().WaitAsync(Bound);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+    }
+
+    /// <summary>Reads (and drops) what the server sends until it ends the stream, by close_notify, FIN or reset.</summary>
+    private static async Task ReadUntilEndAsync(Stream stream)
+    {
+        var buffer = new byte[4096];
+        try
+        {
+            while (await stream.ReadAsync(buffer) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+
     private static async Task AssertServesAsync(WebSocketTlsOptions tls, X509Certificate2 expected)
     {
         await using TestServer server = await TestServer.StartAsync(options: o => o.Tls = tls);
