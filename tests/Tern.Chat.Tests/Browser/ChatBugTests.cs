@@ -176,6 +176,26 @@ public sealed class ChatBugTests(BrowserFixture browser) : BrowserTest(browser)
         await locator.BoundingBoxAsync() ?? throw new InvalidOperationException($"{locator} is not visible.");
 
     // The server of this class starts with the defaults; a test that needs other limits restarts it with them.
+    [Fact]
+    public async Task Trying_a_refused_message_again_sends_it_with_the_same_ref_so_it_is_never_stored_twice()
+    {
+        // A refusal the page does not foresee (it checks the length, not the lines) stands in for any other, such
+        // as a server_error whose transaction may in fact have committed: the retry must be recognizable as a re-send.
+        await RestartWithAsync(o => o.MaxTextLines = 2);
+        (ChatPage alice, ChatPage bob) = await AliceAndBobInAsync("general");
+        await alice.SayManyAsync(["one\ntwo\nthree"]);
+        ILocator tryAgain = alice.Pending.GetByRole(AriaRole.Button, new() { Name = "Try again" });
+        await Expect(tryAgain).ToBeVisibleAsync();
+        await tryAgain.ClickAsync();
+        await Expect(tryAgain).ToBeVisibleAsync();
+
+        string[] refs = alice.Frames.Where(f => f.Sent && f.Text.Contains("\"say\"", StringComparison.Ordinal))
+            .Select(f => JsonDocument.Parse(f.Text).RootElement.GetProperty("ref").GetString()!).ToArray();
+        Assert.Equal(2, refs.Length);
+        Assert.Equal(refs[0], refs[1]);
+        await Expect(bob.Messages).ToHaveCountAsync(0);
+    }
+
     private async Task RestartWithAsync(Action<ChatHubOptions> configure)
     {
         _configure = configure;

@@ -207,6 +207,55 @@ public sealed class ClusterTests(PostgresFixture postgres, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task A_rolling_restart_of_every_node_behind_nginx_loses_and_repeats_nothing()
+    {
+        await using ChatCluster cluster = await ChatCluster.StartAsync(postgres, nodes: 2, output);
+        await using ChatAccount alice = await ChatAccount.SignUpAsync(cluster.Url, "alice");
+        await using ChatAccount bob = await ChatAccount.SignUpAsync(cluster.Url, "bob");
+        await using ResumingChatClient aliceClient = await ResumingChatClient.ConnectAsync(alice, cluster.Url);
+        await using ResumingChatClient bobClient = await ResumingChatClient.ConnectAsync(bob, cluster.Url);
+        long room = await aliceClient.JoinAsync("general");
+        Assert.Equal(room, await bobClient.JoinAsync("general"));
+
+        // Both write all along while each node in turn is stopped as a deployment stops it (SIGTERM: its sockets close
+        // with 1001) and started again on its port.
+        using var restarting = new CancellationTokenSource();
+        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<long>();
+        async Task WriteAsync(ResumingChatClient writer)
+        {
+            for (int i = 0; !restarting.IsCancellationRequested || i < 5; i++)
+            {
+                JsonElement answer = await writer.SayAsync(room, $"{writer.Username} {i}");
+                Assert.True(answer.Str("type") == "message", $"{writer.Username} {i} was refused: {answer.GetRawText()}");
+                acknowledged.Add(answer.Long("id"));
+                await Task.Delay(20);
+            }
+        }
+
+        Task writing = Task.WhenAll(WriteAsync(aliceClient), WriteAsync(bobClient));
+        foreach (ChatNode node in cluster.Nodes)
+        {
+            await Task.Delay(300);
+            await node.StopAsync();
+            await node.StartAgainAsync();
+        }
+
+        await restarting.CancelAsync();
+        await writing.WaitAsync(TimeSpan.FromSeconds(60));
+
+        long[] stored = (await aliceClient.ReadWholeHistoryAsync(room)).Select(m => m.Long("id")).ToArray();
+        Assert.Equal(acknowledged.Order(), stored);
+        foreach (ResumingChatClient client in (ResumingChatClient[])[aliceClient, bobClient])
+        {
+            await client.WaitUntilHoldsAsync(room, stored);
+            Assert.Empty(client.Duplicates);
+            Assert.Empty(client.OrderViolations);
+            Assert.True(client.Connections >= 2, $"{client.Username}'s node was restarted, yet {client.Username} never reconnected.");
+            output.WriteLine($"{client.Username}: {client.Connections} connections, {client.StoredAnswers} re-sent message(s) answered with the stored copy, {client.Overlaps} overlap(s)");
+        }
+    }
+
+    [Fact]
     public async Task Restarting_PostgreSQL_mid_conversation_loses_nothing_silently()
     {
         await using ChatCluster cluster = await ChatCluster.StartAsync(postgres, nodes: 2, output);

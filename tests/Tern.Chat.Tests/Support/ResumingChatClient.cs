@@ -31,6 +31,7 @@ public sealed class ResumingChatClient : IAsyncDisposable
     private readonly List<string> _orderViolations = [];
     private readonly List<JsonElement> _errors = [];
     private readonly List<JsonElement> _events = [];
+    private readonly HashSet<string> _resentRefs = [];
     private readonly List<TimeSpan> _outages = [];
     private readonly Dictionary<string, TaskCompletionSource<JsonElement>> _answers = [];
     private readonly CancellationTokenSource _disposing = new();
@@ -40,6 +41,7 @@ public sealed class ResumingChatClient : IAsyncDisposable
     private Task _supervising = Task.CompletedTask;
     private int _connections;
     private int _overlaps;
+    private int _storedAnswers;
 
     private ResumingChatClient(ChatAccount account, Uri site)
     {
@@ -63,6 +65,12 @@ public sealed class ResumingChatClient : IAsyncDisposable
 
     /// <summary>Messages that came live while the resume page holding them was on its way (merged by id, not an error).</summary>
     public int Overlaps => Volatile.Read(ref _overlaps);
+
+    /// <summary>
+    /// Re-sent messages the server answered with the copy it had stored already (the first attempt was stored, its
+    /// answer lost with the connection): an answer to this client, not a live delivery.
+    /// </summary>
+    public int StoredAnswers => Volatile.Read(ref _storedAnswers);
 
     /// <summary>Every error the server sent.</summary>
     public IReadOnlyList<JsonElement> Errors => Locked(() => _errors.ToArray());
@@ -119,9 +127,17 @@ public sealed class ResumingChatClient : IAsyncDisposable
         using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
         try
         {
-            while (true)
+            for (int attempt = 0; ; attempt++)
             {
                 Connection connection = await ReadyConnectionAsync(deadline.Token);
+                if (attempt > 0)
+                {
+                    lock (_gate)
+                    {
+                        _resentRefs.Add(clientRef);
+                    }
+                }
+
                 if (await connection.TrySendAsync(new { type = "say", conversation, text, @ref = clientRef }))
                 {
                     Task finished = await Task.WhenAny(answer.Task, connection.Closed, Task.Delay(Timeout.Infinite, deadline.Token));
@@ -422,7 +438,11 @@ public sealed class ResumingChatClient : IAsyncDisposable
         string? type = message.Str("type");
         lock (_gate)
         {
-            if (type == "message")
+            if (type == "message" && IsStoredAnswer(message))
+            {
+                _storedAnswers++;
+            }
+            else if (type == "message")
             {
                 long conversation = message.Long("conversation");
                 long id = message.Long("id");
@@ -469,6 +489,15 @@ public sealed class ResumingChatClient : IAsyncDisposable
             _changed = NewSignal();
         }
     }
+
+    /// <summary>
+    /// A message answering a say this client re-sent, whose id it holds already: the server's stored copy (it was held
+    /// by the resume on this connection, which ran before the re-send went out). Called under the lock.
+    /// </summary>
+    private bool IsStoredAnswer(JsonElement message) =>
+        message.TryGetProperty("ref", out JsonElement clientRef) && clientRef.ValueKind == JsonValueKind.String
+        && _resentRefs.Contains(clientRef.GetString()!)
+        && _held.TryGetValue(message.Long("conversation"), out HashSet<long>? held) && held.Contains(message.Long("id"));
 
     private void TakeResumePoints(Dictionary<long, long> points)
     {

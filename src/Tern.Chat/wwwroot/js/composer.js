@@ -151,9 +151,10 @@ function pendingRow(conversation, item) {
     const row = el('div', 'pending-actions');
     row.append(
       button('Try again', 'link-button', () => {
+        // The same text under the same ref: if the refused attempt was stored after all (an error while its commit was
+        // under way), the server answers with the stored message instead of storing it twice.
         item.status = 'queued';
         item.error = null;
-        item.ref = newRef('c');
         renderPending();
         pump(conversation);
       }),
