@@ -88,6 +88,7 @@ public sealed partial class WebSocketServer
         // Until the connection is registered, this method owns its slot in the connection limits.
         bool registered = false;
         DuplexConnection? io = null;
+        WebSocketConnection? opened = null;
         try
         {
             await Task.Yield();
@@ -134,6 +135,7 @@ public sealed partial class WebSocketServer
 
             _connections[connection.Id] = connection;
             registered = true;
+            opened = connection;
             // The registry lists open connections: a connection leaves it as soon as it is dropped, even when its
             // handler is still running (one that ignores cancellation must not keep a dead connection counted).
             connection.OnAborted(_leaveRegistry);
@@ -149,6 +151,16 @@ public sealed partial class WebSocketServer
             // keep all of it alive for as long as it stays open. The session count passes to RunHandlerAsync.
             handedOver = true;
             _ = RunHandlerAsync(connection, handler);
+        }
+        catch (Exception e)
+        {
+            // Nobody awaits this method: whatever escapes it (a failing logger, an assembly that cannot be loaded
+            // once descriptors run out) would vanish with the connection. Said once, and the connection is dropped.
+            Log.SessionFailed(_logger, e, address);
+            if (opened is not null && !handedOver)
+            {
+                opened.Abort(); // Leaves the registry through its OnAborted callback, giving its slot back.
+            }
         }
         finally
         {

@@ -170,6 +170,9 @@ internal static partial class Log
     [LoggerMessage(411, LogLevel.Debug, "Connection {Id}: dropped without a close frame")]
     public static partial void DroppedWithoutClose(ILogger logger, long id);
 
+    [LoggerMessage(309, LogLevel.Error, "Connection from {Remote}: setting it up failed; it was dropped")]
+    public static partial void SessionFailed(ILogger logger, Exception exception, IPAddress remote);
+
     [LoggerMessage(412, LogLevel.Error, "Connection {Id}: releasing the connection failed")]
     public static partial void TeardownFailed(ILogger logger, Exception exception, long id);
 

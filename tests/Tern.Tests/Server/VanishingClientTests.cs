@@ -36,6 +36,43 @@ public sealed class VanishingClientTests
     }
 
     [Fact]
+    public async Task A_connection_whose_set_up_throws_is_dropped_released_and_reported_and_the_server_keeps_serving()
+    {
+        // A logging provider that fails on "connection opened", between the 101 and the handler's start.
+        var log = new RecordingLoggerFactory { ThrowOnEventId = 400 };
+        int handlers = 0;
+        await using TestServer server = await TestServer.StartAsync(
+            s => s.Map("/", async (connection, ct) =>
+            {
+                Interlocked.Increment(ref handlers);
+                await connection.SendTextAsync("hello", ct);
+            }),
+            o => o.LoggerFactory = log);
+
+        using (var client = new System.Net.WebSockets.ClientWebSocket())
+        {
+            // Dropped before or just after the 101 has reached the client: either way it never gets a message.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await Assert.ThrowsAnyAsync<System.Net.WebSockets.WebSocketException>(async () =>
+            {
+                await client.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/"), timeout.Token);
+                await client.ReceiveAsync(new byte[64], timeout.Token);
+            });
+        }
+
+        await TestServer.WaitUntilAsync(() => server.Server.ConnectionCount == 0, seconds: 5, because: "the dropped connection to leave the registry");
+        Assert.Contains(log.Entries, e => e.EventId.Id == 309 && e.Level == Microsoft.Extensions.Logging.LogLevel.Error && e.Exception is InvalidOperationException);
+        Assert.Equal(0, handlers);
+
+        log.ThrowOnEventId = null;
+        using var next = new System.Net.WebSockets.ClientWebSocket();
+        await next.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/"), CancellationToken.None);
+        var buffer = new byte[64];
+        var received = await next.ReceiveAsync(buffer, CancellationToken.None);
+        Assert.Equal("hello", System.Text.Encoding.UTF8.GetString(buffer, 0, received.Count));
+    }
+
+    [Fact]
     public async Task A_reset_while_the_server_is_blocked_sending_releases_the_connection()
     {
         var handlerEnded = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -8,6 +8,9 @@ internal sealed class RecordingLoggerFactory : ILoggerFactory
 {
     public ConcurrentQueue<(LogLevel Level, string Message, Exception? Exception, EventId EventId, IReadOnlyList<KeyValuePair<string, object?>> Fields)> Entries { get; } = new();
 
+    /// <summary>When set, logging this event id throws after recording it (a faulty logging provider).</summary>
+    public int? ThrowOnEventId { get; set; }
+
     public ILogger CreateLogger(string categoryName) => new Recorder(this);
 
     public void AddProvider(ILoggerProvider provider)
@@ -26,8 +29,14 @@ internal sealed class RecordingLoggerFactory : ILoggerFactory
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
             owner.Entries.Enqueue((logLevel, formatter(state, exception), exception, eventId,
                 state as IReadOnlyList<KeyValuePair<string, object?>> ?? []));
+            if (eventId.Id == owner.ThrowOnEventId)
+            {
+                throw new InvalidOperationException($"The logging provider failed on event {eventId.Id}.");
+            }
+        }
     }
 }
