@@ -57,8 +57,7 @@ internal sealed class TlsTransport : Transport
 
     public override ValueTask SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
-        // After close_notify SslStream refuses writes with InvalidOperationException; the send queue expects the
-        // I/O failure a socket would give.
+        // After the FIN nothing more can be sent; the send queue expects the I/O failure a socket would give.
         if (Volatile.Read(ref _sendShutdown) != 0)
         {
             return ValueTask.FromException(new IOException("The TLS stream is closed for sending."));
@@ -79,7 +78,7 @@ internal sealed class TlsTransport : Transport
 
     /// <summary>
     /// What SslStream throws besides IOException when the stream is no longer usable: a peer's renegotiation attempt
-    /// (refused), a write after close_notify, an operation racing a dispose. The receive loop and the send queue treat
+    /// (refused), a write after the stream ended, an operation racing a dispose. The receive loop and the send queue treat
     /// I/O failures as the end of the connection; these must end it the same way rather than escape them.
     /// </summary>
     private static bool IsStreamFailure(Exception e) =>
@@ -118,29 +117,13 @@ internal sealed class TlsTransport : Transport
             return;
         }
 
-        // close_notify first, so the peer knows the stream ended on purpose (not truncated), then the TCP FIN.
-        Task closing;
-        try
-        {
-            closing = _ssl.ShutdownAsync();
-        }
-        catch (Exception)
-        {
-            // Whatever SslStream throws, the FIN still goes out: this runs in the middle of closing a connection, whose
-            // teardown (releasing the decoder, logging the close) must not be cut short. Besides I/O and dispose
-            // failures, OpenSSL refuses to produce close_notify with a CryptographicException ("application data
-            // after close notify") when the peer's records arrive while the alert is being made, as a peer that is
-            // still sending when the server fails the connection makes them do.
-            _socket.ShutdownSend();
-            return;
-        }
-
-        // The alert is a few bytes the kernel almost always takes at once; otherwise the FIN follows when it has gone.
-        closing.ContinueWith(static (task, state) =>
-        {
-            _ = task.Exception;
-            ((SocketTransport)state!).ShutdownSend();
-        }, _socket, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // The TCP FIN alone, without a TLS close_notify. SslStream.ShutdownAsync runs OpenSSL's shutdown on the same
+        // connection object that the receive loop may be decrypting with at that moment, and with a peer still
+        // sending, that corrupted native memory and crashed the process (TlsTests' teardown test, about one run in
+        // two). The WebSocket closing handshake, inside the encryption, is what tells a peer the stream ended on
+        // purpose; what a missing close_notify would guard against (a cut that looks like a normal end) it already
+        // shows, and browsers, ClientWebSocket and Node accept a TLS stream that ends this way.
+        _socket.ShutdownSend();
     }
 
     public override void Dispose()

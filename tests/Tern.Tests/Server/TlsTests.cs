@@ -336,11 +336,13 @@ public sealed class TlsTests
     }
 
     /// <summary>
-    /// A peer that keeps sending while the server fails its connection: the server's close_notify then meets the
-    /// peer's application data, and OpenSSL refuses the shutdown ("application data after close notify"). That
-    /// refusal once escaped the teardown, so the session ended without releasing the connection's decoder or logging
-    /// its close (the echo sample's log never said "closed"). Many connections, because the refusal needs the peer's
-    /// records to arrive in the instant the server shuts its side down.
+    /// A peer that keeps sending while the server fails its connection. When the server still sent a close_notify,
+    /// OpenSSL's shutdown met the peer's records being decrypted: first a refusal ("application data after close
+    /// notify") escaped the teardown, so the session ended without releasing the connection's decoder or logging its
+    /// close (the echo sample's log never said "closed"); then, with that caught, the same race corrupted native
+    /// memory and crashed the test host about one run in two. The server now ends the TLS stream with the TCP FIN
+    /// alone. Many connections, because the race needs the peer's records to arrive in the instant the server shuts
+    /// its side down.
     /// </summary>
     [Fact]
     public async Task A_peer_still_sending_while_the_server_fails_the_connection_over_TLS_leaves_a_complete_teardown()
