@@ -33,9 +33,13 @@ public sealed partial class ChatHub
         var presence = new List<PresenceView>();
         foreach (long contact in await ContactsAsync(account.Id, states.Select(s => s.Conversation.Id), cancellationToken).ConfigureAwait(false))
         {
-            if (_presence.Find(contact) is { Status: not PresenceStatus.Offline } known)
+            if (_presence.Find(contact) is { } known && StatusOf(contact) is var status and not PresenceStatus.Offline)
             {
-                presence.Add(new PresenceView(known.Username, known.Status));
+                presence.Add(new PresenceView(known.Username, status));
+            }
+            else if (_online.Find(contact) is { } here && here.Status is var local and not PresenceStatus.Offline)
+            {
+                presence.Add(new PresenceView(here.Username, local));
             }
         }
 
@@ -108,7 +112,7 @@ public sealed partial class ChatHub
             {
                 long[] members = await _members.GetAsync(room.Id, cancellationToken).ConfigureAwait(false);
                 int count = members.Contains(account.Id) ? members.Length : members.Length + 1;
-                var joined = new MemberJoinedMessage(room.Id, new MemberView(account.Username, account.DisplayName, _presence.StatusOf(account.Id)), count, Now());
+                var joined = new MemberJoinedMessage(room.Id, new MemberView(account.Username, account.DisplayName, StatusOf(account.Id)), count, Now());
                 section.Publish(ChatEventKind.MemberJoined, room.Id, account.Id, ChatJson.Serialize(joined));
             }
 
@@ -363,7 +367,21 @@ public sealed partial class ChatHub
         return _conversations.TryGetValue(conversationId, out known) ? known : null;
     }
 
-    private MemberView ToView(MemberInfo member) => new(member.Username, member.DisplayName, _presence.StatusOf(member.AccountId));
+    private MemberView ToView(MemberInfo member) => new(member.Username, member.DisplayName, StatusOf(member.AccountId));
+
+    /// <summary>
+    /// An account's status over all nodes, as the presence board has it, raised to what its connections here say: an
+    /// announcement made here reaches this node's own board only when the fan-out brings it back, and a person who
+    /// has just connected and joins at once must not be shown offline meanwhile.
+    /// </summary>
+    private string StatusOf(long accountId)
+    {
+        string announced = _presence.StatusOf(accountId);
+        string here = _online.Find(accountId)?.Status ?? PresenceStatus.Offline;
+        return announced == PresenceStatus.Online || here == PresenceStatus.Online ? PresenceStatus.Online
+            : announced == PresenceStatus.Away || here == PresenceStatus.Away ? PresenceStatus.Away
+            : PresenceStatus.Offline;
+    }
 
     private static ConversationView ToView(ConversationState state) => new(
         state.Conversation.Id,
