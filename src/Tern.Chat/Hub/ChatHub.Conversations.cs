@@ -33,13 +33,10 @@ public sealed partial class ChatHub
         var presence = new List<PresenceView>();
         foreach (long contact in await ContactsAsync(account.Id, states.Select(s => s.Conversation.Id), cancellationToken).ConfigureAwait(false))
         {
-            if (_presence.Find(contact) is { } known && StatusOf(contact) is var status and not PresenceStatus.Offline)
+            string status = StatusOf(contact);
+            if (status != PresenceStatus.Offline && (_presence.Find(contact)?.Username ?? _online.Find(contact)?.Username) is { } username)
             {
-                presence.Add(new PresenceView(known.Username, status));
-            }
-            else if (_online.Find(contact) is { } here && here.Status is var local and not PresenceStatus.Offline)
-            {
-                presence.Add(new PresenceView(here.Username, local));
+                presence.Add(new PresenceView(username, status));
             }
         }
 

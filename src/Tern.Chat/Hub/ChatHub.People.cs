@@ -309,18 +309,7 @@ public sealed partial class ChatHub
         _members.Clear();
         ChatConnection[] connections = _online.Connections();
         _logger.LogWarning("Events between nodes were lost; closing {Count} connection(s) so that their clients catch up from the store", connections.Length);
-        foreach (ChatConnection connection in connections)
-        {
-            connection.Closed = true;
-            try
-            {
-                await _transport.CloseAsync(connection.Client, ServiceRestartCloseCode, "catching up").ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                _logger.LogError(e, "Closing connection {Client} for a resync failed", connection.Client.Id);
-            }
-        }
+        await CloseConnectionsAsync(connections, ServiceRestartCloseCode, "catching up").ConfigureAwait(false);
     }
 
     private async ValueTask SendToMembersAsync(long conversationId, string? json, long exceptAccountId, CancellationToken cancellationToken)
@@ -360,19 +349,24 @@ public sealed partial class ChatHub
         }
 
         ChatConnection[] closing = Array.FindAll([.. account.Connections], c => sessionId is null || c.SessionId == sessionId);
-        foreach (ChatConnection connection in closing)
+        await CloseConnectionsAsync(closing, SignedOutCloseCode, SignedOutReason).ConfigureAwait(false);
+        _logger.LogInformation("{Username} signed out {Where}; {Count} connection(s) closed", account.Username, sessionId is null ? "everywhere" : "on one device", closing.Length);
+    }
+
+    /// <summary>Marks the connections closed (nothing they still send counts) and starts closing each; a failure is logged and the rest still close.</summary>
+    private async ValueTask CloseConnectionsAsync(IEnumerable<ChatConnection> connections, int closeCode, string reason)
+    {
+        foreach (ChatConnection connection in connections)
         {
             connection.Closed = true;
             try
             {
-                await _transport.CloseAsync(connection.Client, SignedOutCloseCode, SignedOutReason).ConfigureAwait(false);
+                await _transport.CloseAsync(connection.Client, closeCode, reason).ConfigureAwait(false);
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "Closing connection {Client} of {Username} after signing out failed", connection.Client.Id, account.Username);
+                _logger.LogError(e, "Closing connection {Client} of {Username} ({Code} {Reason}) failed", connection.Client.Id, connection.Account.Username, closeCode, reason);
             }
         }
-
-        _logger.LogInformation("{Username} signed out {Where}; {Count} connection(s) closed", account.Username, sessionId is null ? "everywhere" : "on one device", closing.Length);
     }
 }

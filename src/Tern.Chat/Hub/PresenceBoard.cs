@@ -111,16 +111,18 @@ internal sealed class PresenceBoard
                 account.ByNode[entry.Node] = entry.Status;
             }
 
+            // Every account known before is still in the dictionary (only its entries were removed), so each is compared
+            // here, and the ones left with no entry go.
             var changes = new List<PresenceChange>();
             foreach ((long accountId, string status) in before)
             {
-                if (!_accounts.TryGetValue(accountId, out Account? account) || account.ByNode.Count == 0)
+                Account account = _accounts[accountId];
+                if (account.ByNode.Count == 0)
                 {
-                    string username = _accounts.TryGetValue(accountId, out Account? gone) ? gone.Username : "";
                     _accounts.Remove(accountId);
-                    changes.Add(new PresenceChange(accountId, username, PresenceStatus.Offline));
                 }
-                else if (account.Status != status)
+
+                if (account.Status != status)
                 {
                     changes.Add(new PresenceChange(accountId, account.Username, account.Status));
                 }
